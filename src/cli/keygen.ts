@@ -1,0 +1,52 @@
+import fs from "node:fs";
+import path from "node:path";
+import { findConfigPath } from "../config/load.js";
+import { parseEndpoint } from "../config/validate.js";
+import { friendBlock, generateIdentity, shortId, writeIdentity } from "../keys/identity.js";
+import { UsageError } from "./errors.js";
+
+export interface KeygenArgs {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly trust: number;
+  readonly keysDir: string | undefined;
+  readonly config: string | undefined;
+  readonly force: boolean;
+  readonly out: string | undefined;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Where keys go: --keys-dir, else keys/ beside the config file in use; with no config anywhere
+ * (a fresh checkout) that is ./keys.
+ */
+export function keysDirFor(args: Pick<KeygenArgs, "keysDir" | "config">, env: NodeJS.ProcessEnv): string {
+  if (args.keysDir !== undefined) return path.resolve(args.keysDir);
+  const configFile = findConfigPath(args.config, env);
+  const explicit = args.config !== undefined || env.F2BP2P_CONFIG !== undefined;
+  if (explicit || fs.existsSync(path.dirname(configFile))) return path.join(path.dirname(configFile), "keys");
+  return path.resolve("keys");
+}
+
+/** Creates the node's keys and returns the friend block to hand to friends. */
+export function keygen(
+  args: KeygenArgs,
+  env: NodeJS.ProcessEnv,
+): { block: string; files: string[]; id: string } {
+  if (!NAME.test(args.name)) throw new UsageError(`--name '${args.name}' must be 1-64 of [A-Za-z0-9._-]`);
+  const endpoint = parseEndpoint(args.endpoint, false);
+  if (!endpoint.ok) throw new UsageError(`--endpoint '${args.endpoint}': expected ${endpoint.expected}`);
+  if (!Number.isInteger(args.trust) || args.trust < 0 || args.trust > 100) {
+    throw new UsageError(`--trust must be an integer from 0 to 100, got ${args.trust}`);
+  }
+  const identity = generateIdentity();
+  const block = friendBlock(args.name, args.endpoint, identity, args.trust);
+  const written = writeIdentity(keysDirFor(args, env), identity, block, args.force);
+  const files = [written.secretFile, written.publicFile];
+  if (args.out !== undefined) {
+    fs.writeFileSync(args.out, block, { mode: 0o644 });
+    files.push(path.resolve(args.out));
+  }
+  return { block, files, id: shortId(identity.signingPublicKey) };
+}

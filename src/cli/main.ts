@@ -1,0 +1,154 @@
+import yargs from "yargs";
+import { findConfigPath, loadNodeConfig } from "../config/load.js";
+import { askNode, NodeNotRunningError } from "./control-client.js";
+import { demo } from "./demo.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
+import { keygen } from "./keygen.js";
+import { runReport } from "./report-fast.js";
+import { run } from "./run.js";
+
+/**
+ * The f2bp2p command line. Only this folder touches the console and exit codes; main() returns the
+ * exit code so tests can call it in-process.
+ */
+export async function main(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let exitCode = EXIT_OK;
+  const parser = yargs([...args])
+    .scriptName("f2bp2p")
+    .usage(
+      "$0 <command> [options]\n\nShare fail2ban bans with friends' servers: signed, trust-weighted, peer to peer.",
+    )
+    .option("config", {
+      alias: "c",
+      type: "string",
+      description: "Config file [default: $F2BP2P_CONFIG, then /etc/f2bp2p/f2bp2p.yaml]",
+      global: true,
+    })
+    .command(
+      "keygen",
+      "Create this node's keys and print the friend block to give to friends",
+      (y) =>
+        y
+          .option("name", { type: "string", demandOption: true, description: "This node's name, e.g. alpha" })
+          .option("endpoint", {
+            type: "string",
+            demandOption: true,
+            description: "Where friends reach this node, e.g. tcp://alpha.example.net:7711",
+          })
+          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .option("keys-dir", {
+            type: "string",
+            description: "Where to write node.key/node.pub [default: keys/ beside the config]",
+          })
+          .option("out", { type: "string", description: "Also write the friend block to this file" })
+          .option("force", {
+            type: "boolean",
+            default: false,
+            description: "Replace existing keys (friends must re-pair)",
+          })
+          .example("$0 keygen --name alpha --endpoint tcp://alpha.example.net:7711", "")
+          .example("$0 keygen --name alpha --endpoint tcp://192.0.2.10:7711 --out alpha.yaml", ""),
+      (a) => {
+        const result = keygen(
+          {
+            name: a.name,
+            endpoint: a.endpoint,
+            trust: a.trust,
+            keysDir: a["keys-dir"],
+            config: a.config,
+            force: a.force,
+            out: a.out,
+          },
+          env,
+        );
+        process.stderr.write(`created node ${result.id}:\n${result.files.map((f) => `  ${f}`).join("\n")}\n`);
+        process.stderr.write("give this block to each friend; they save it as friends.d/<name>.yaml:\n\n");
+        process.stdout.write(result.block);
+      },
+    )
+    .command("run", "Run the node in the foreground (systemd runs it this way)", {}, async (a) => {
+      exitCode = await run(a.config as string | undefined, env);
+    })
+    .command(
+      "report <ip>",
+      "Report an IP banned here; exits 0 once the local node has it (fail2ban's action runs this)",
+      (y) =>
+        y
+          .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
+          .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
+          .example("$0 report 203.0.113.7 --jail sshd", ""),
+      async (a) => {
+        exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });
+      },
+    )
+    .command(
+      "status",
+      "Show what the running node is doing: friends, counters, rejections",
+      {},
+      async (a) => {
+        const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
+        try {
+          const answer = await askNode(config.controlSocket, { op: "status" });
+          process.stdout.write(
+            `${JSON.stringify(answer.ok && "node" in answer ? answer.node : answer, null, 2)}\n`,
+          );
+        } catch (err: unknown) {
+          if (!(err instanceof NodeNotRunningError)) throw err;
+          process.stderr.write(`f2bp2p status: ${err.message}\n`);
+          exitCode = EXIT_FAILURE;
+        }
+      },
+    )
+    .command(
+      "check",
+      "Validate the config, keys and friends.d without starting (exit 0 when all is well)",
+      {},
+      async (a) => {
+        const { checkConfig } = await import("./check.js");
+        process.stdout.write(`${checkConfig(a.config as string | undefined, env)}\n`);
+      },
+    )
+    .command(
+      "demo",
+      "Run a small friend network on loopback, report one IP and show how far its trust travels",
+      (y) =>
+        y.option("nodes", { type: "number", default: 6, description: "Nodes in the demo network (4-6)" }),
+      async (a) => {
+        exitCode = await demo({ nodes: a.nodes, out: (s) => process.stdout.write(s) });
+      },
+    )
+    .demandCommand(1, "name a command; see --help")
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias("help", "h")
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .exitProcess(false)
+    .fail((message, err) => {
+      throw err ?? new UsageErrorFromYargs(message);
+    });
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (err: unknown) {
+    if (err instanceof UsageErrorFromYargs) {
+      process.stderr.write(`f2bp2p: ${err.message}\nrun 'f2bp2p --help' for usage\n`);
+      return EXIT_USAGE;
+    }
+    const known = explain(err);
+    if (known !== undefined) {
+      process.stderr.write(`f2bp2p: ${known.message}\n`);
+      return known.exitCode;
+    }
+    process.stderr.write(`f2bp2p: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+class UsageErrorFromYargs extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}

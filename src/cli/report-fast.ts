@@ -1,0 +1,71 @@
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
+import { parseIp } from "../protocol/ip.js";
+import { askNode, NodeNotRunningError } from "./control-client.js";
+import type { LeanReportArgs } from "./report-args.js";
+
+export const EXIT_OK = 0;
+export const EXIT_UNAVAILABLE = 1;
+export const EXIT_USAGE = 2;
+
+const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
+const DEFAULT_SOCKET = "/run/f2bp2p/control.sock";
+
+/**
+ * `f2bp2p report IP [--jail NAME]`: hands one ban to the running node and exits 0 once the node has
+ * acknowledged it (the bans log line, if any, is written by then). Reads only `control_socket` from
+ * the config: the node validated the whole file when it started.
+ */
+export async function runReport(args: LeanReportArgs): Promise<number> {
+  const ip = parseIp(args.ip);
+  if (ip === null) {
+    process.stderr.write(`f2bp2p report: '${args.ip}' is not an IPv4 or IPv6 address\n`);
+    return EXIT_USAGE;
+  }
+  if (args.jail !== undefined && !JAIL_NAME_PATTERN.test(args.jail)) {
+    process.stderr.write(`f2bp2p report: jail '${args.jail}' must be 1-32 of [A-Za-z0-9._-]\n`);
+    return EXIT_USAGE;
+  }
+  const socketPath = controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
+  if (typeof socketPath !== "string") {
+    process.stderr.write(`f2bp2p report: ${socketPath.error}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    const answer = await askNode(socketPath, {
+      op: "report",
+      ip: ip.text,
+      ...(args.jail ? { jail: args.jail } : {}),
+    });
+    if (!answer.ok) {
+      process.stderr.write(`f2bp2p report: ${answer.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (answer.status === "ignored") {
+      process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
+    } else if (answer.status === "accepted" || answer.status === "duplicate") {
+      const state = answer.banned ? "banned here" : "not banned here";
+      process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
+    }
+    return EXIT_OK;
+  } catch (err: unknown) {
+    if (!(err instanceof NodeNotRunningError)) throw err;
+    process.stderr.write(`f2bp2p report: ${err.message}\n`);
+    return EXIT_UNAVAILABLE;
+  }
+}
+
+function controlSocketOf(configFile: string): string | { error: string } {
+  const file = path.resolve(configFile);
+  let data: unknown;
+  try {
+    data = YAML.parse(fs.readFileSync(file, "utf8"));
+  } catch (err: unknown) {
+    return { error: `cannot read config ${file}: ${(err as Error).message}` };
+  }
+  const value = (data as Record<string, unknown> | null)?.control_socket ?? DEFAULT_SOCKET;
+  if (typeof value !== "string") return { error: `${file}: control_socket must be a path` };
+  return path.resolve(path.dirname(file), value);
+}

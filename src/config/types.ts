@@ -1,0 +1,53 @@
+/** The node's own settings, from f2bp2p.yaml. All paths are absolute after loading. */
+export interface NodeConfig {
+  /** Where this config came from (absolute path); every relative path resolves against its folder. */
+  readonly file: string;
+  /** Human name of this node, shown in logs and friend blocks. 1–64 of [A-Za-z0-9._-]. */
+  readonly name: string;
+  /** ZeroMQ endpoint this node binds, e.g. tcp://0.0.0.0:7711 or tcp://127.0.0.1:7711. */
+  readonly listen: string;
+  /** Score (0–100) at or above which an IP is written to the bans log. Default 80. */
+  readonly threshold: number;
+  /** How long a report counts, in seconds (60 – 30 days). Default 86400. */
+  readonly reportLifetimeSeconds: number;
+  /** Longest path a report may travel, origin included (1–16). Default 6. */
+  readonly maxHops: number;
+  /** File that fail2ban's f2bp2p jail watches. */
+  readonly bansLog: string;
+  /** Unix socket for `f2bp2p report`, created with mode 0660. */
+  readonly controlSocket: string;
+  /** Folder for the node's persistent state. */
+  readonly stateDir: string;
+  /** Folder with the node's keys (node.key, node.pub). Default: keys/ beside the config file. */
+  readonly keysDir: string;
+  /** Folder with one YAML file per friend. Default: friends.d/ beside the config file. */
+  readonly friendsDir: string;
+  /** IPs and CIDRs never written to the bans log nor reported (normalised text, e.g. 192.0.2.0/24). */
+  readonly ignore: readonly string[];
+  /** Operational log level: error, warn, info, debug. Default info. */
+  readonly logLevel: "error" | "warn" | "info" | "debug";
+  /** Optional: follow fail2ban's own log and report its bans (issue: log-watch ingestion). */
+  readonly watch: WatchConfig | null;
+}
+
+export interface WatchConfig {
+  /** fail2ban's log, usually /var/log/fail2ban.log. */
+  readonly fail2banLog: string;
+  /** Jails whose `Ban` lines are reported; an empty list means every jail except the f2bp2p one. */
+  readonly jails: readonly string[];
+}
+
+/** One friend, from friends.d/NAME.yaml. */
+export interface FriendConfig {
+  /** The file it came from (absolute). */
+  readonly file: string;
+  readonly name: string;
+  /** ZeroMQ endpoint we connect to, e.g. tcp://alpha.example.net:7711. */
+  readonly endpoint: string;
+  /** Ed25519 signing public key, 32 bytes (base64 in the file). */
+  readonly signingKey: Uint8Array;
+  /** CURVE public key, 32 bytes (Z85, 40 chars, in the file). */
+  readonly curveKey: string;
+  /** How much we trust this friend's reports, 0–100. Default 80. */
+  readonly trust: number;
+}

@@ -1,0 +1,18 @@
+/**
+ * One line of the bans log, the only thing fail2ban reads from f2bp2p.
+ * Format (docs/fail2ban.md): `2026-11-21T10:00:00.123Z BAN 203.0.113.7 score=80 origin=3fa2c1d09b7e hops=2`
+ * The timestamp is UTC with an explicit `Z` so fail2ban never guesses the zone.
+ */
+export interface BanLine {
+  readonly at: Date;
+  readonly ip: string;
+  readonly score: number;
+  /** Short id of the origin node whose report completed the score. */
+  readonly origin: string;
+  /** Path length of that report when it reached us: 0 for our own report, 1 for a direct friend. */
+  readonly hops: number;
+}
+
+export function formatBanLine(line: BanLine): string {
+  return `${line.at.toISOString()} BAN ${line.ip} score=${line.score} origin=${line.origin} hops=${line.hops}\n`;
+}

@@ -1,0 +1,58 @@
+import { MAX_CLOCK_SKEW_MS, REPORT_SIGNING_TAG } from "../protocol/constants.js";
+import type { CarriedReport, Entry } from "../protocol/envelope.js";
+import { ok, type Result, reject } from "../protocol/rejections.js";
+import { decodeReport, type SignedReport } from "../protocol/report.js";
+import { sha256, verifyTagged } from "../protocol/signing.js";
+
+export interface EntryContext {
+  readonly self: Buffer;
+  /** Signing key of the friend whose envelope carried the entry (already verified). */
+  readonly hop: Buffer;
+  readonly now: number;
+  readonly lifetimeMs: number;
+  readonly maxHops: number;
+  /** A report we already verified, by id: its bytes hash to the id, so it needs no second verify. */
+  readonly known: (id: Buffer) => SignedReport | undefined;
+}
+
+/**
+ * Checks one report inside an opened envelope, cheapest checks first, the origin's signature last.
+ * Returns the verified report or the reason it is refused; never throws.
+ */
+export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryContext): Result<SignedReport> {
+  if (entry.trust > 100) return reject("bad-trust");
+  if (entry.path.length > ctx.maxHops) return reject("path-too-long");
+  const pathCheck = checkPath(entry.path, ctx);
+  if (pathCheck !== undefined) return reject(pathCheck);
+  if (!sha256(carried.bytes).equals(entry.id)) return reject("id-mismatch");
+
+  const known = ctx.known(entry.id);
+  if (known !== undefined) return ok(known);
+
+  const decoded = decodeReport(carried.bytes);
+  if (!decoded.ok) return decoded;
+  const report = decoded.value;
+  if (!report.origin.equals(entry.path[0]!)) return reject("bad-path");
+  if (ctx.now - report.time >= ctx.lifetimeMs) return reject("expired");
+  if (report.time - ctx.now > MAX_CLOCK_SKEW_MS) return reject("from-future");
+  if (!verifyTagged(REPORT_SIGNING_TAG, carried.bytes, carried.signature, report.origin)) {
+    return reject("bad-origin-signature");
+  }
+  return ok({ report, bytes: carried.bytes, signature: carried.signature, id: Buffer.from(entry.id) });
+}
+
+function checkPath(
+  path: readonly Buffer[],
+  ctx: EntryContext,
+): "bad-path" | "loop" | "own-report" | undefined {
+  if (!path[path.length - 1]!.equals(ctx.hop)) return "bad-path";
+  if (path[0]!.equals(ctx.self)) return "own-report";
+  const seen = new Set<string>();
+  for (const key of path) {
+    if (key.equals(ctx.self)) return "loop";
+    const hex = key.toString("hex");
+    if (seen.has(hex)) return "bad-path";
+    seen.add(hex);
+  }
+  return undefined;
+}

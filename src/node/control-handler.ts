@@ -1,0 +1,51 @@
+import type { ControlRequest, ControlResponse } from "./control-protocol.js";
+import type { F2bNode } from "./node.js";
+
+/** Maps control requests onto the node: the only place the control socket meets the pipeline. */
+export function controlHandler(node: F2bNode): { handle(request: ControlRequest): ControlResponse } {
+  return {
+    handle(request) {
+      if (request.op === "status") return { ok: true, status: "status", node: statusOf(node) };
+      const result = node.reportLocal(request.ip, request.jail ?? "");
+      switch (result.status) {
+        case "invalid-ip":
+          return {
+            ok: false,
+            error: "invalid-ip",
+            message: `'${request.ip}' is not an IPv4 or IPv6 address`,
+          };
+        case "ignored":
+          return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
+        default:
+          return {
+            ok: true,
+            status: result.status,
+            ip: request.ip,
+            score: result.score,
+            banned: result.banned,
+          };
+      }
+    },
+  };
+}
+
+export function statusOf(node: F2bNode): Record<string, unknown> {
+  return {
+    name: node.config.name,
+    id: node.id,
+    listen: node.endpoint,
+    threshold: node.config.threshold,
+    reports: node.ledger.reportCount,
+    ips: node.ledger.ipCount,
+    stats: node.stats,
+    friends: node.friends.map((f) => ({
+      name: f.config.name,
+      endpoint: f.config.endpoint,
+      trust: f.config.trust,
+      connected: f.link.connected,
+      sent: f.link.sent,
+      queued: f.link.queued,
+      dropped: f.link.dropped,
+    })),
+  };
+}

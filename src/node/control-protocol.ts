@@ -1,0 +1,13 @@
+/**
+ * The local control socket speaks one JSON object per line, one request per connection.
+ * Kept free of imports so the `f2bp2p report` client loads nothing it does not need.
+ */
+export const MAX_CONTROL_LINE = 4096;
+
+export type ControlRequest = { op: "report"; ip: string; jail?: string } | { op: "status" };
+
+export type ControlResponse =
+  | { ok: true; status: "accepted" | "duplicate"; ip: string; score: number; banned: boolean }
+  | { ok: true; status: "ignored"; ip: string; reason: string }
+  | { ok: true; status: "status"; node: Record<string, unknown> }
+  | { ok: false; error: "invalid-ip" | "invalid-jail" | "bad-request"; message: string };

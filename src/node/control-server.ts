@@ -1,0 +1,110 @@
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
+import type { Logger } from "../util/logger.js";
+import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from "./control-protocol.js";
+
+export interface ControlHandler {
+  handle(request: ControlRequest): ControlResponse;
+}
+
+/**
+ * Unix socket for local commands (`f2bp2p report`, `f2bp2p status`), mode 0660 so the fail2ban
+ * action's group can use it. A stale socket from a crash is replaced; a live one means another node
+ * already runs on this config, and start() fails.
+ */
+export class ControlServer {
+  readonly #file: string;
+  readonly #handler: ControlHandler;
+  readonly #log: Logger;
+  readonly #server: net.Server;
+
+  constructor(file: string, handler: ControlHandler, log: Logger) {
+    this.#file = file;
+    this.#handler = handler;
+    this.#log = log;
+    this.#server = net.createServer((socket) => this.#serve(socket));
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.#file), { recursive: true });
+    await removeStaleSocket(this.#file);
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.#file, () => resolve());
+    });
+    fs.chmodSync(this.#file, 0o660);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #serve(socket: net.Socket): void {
+    let buffered = "";
+    socket.setEncoding("utf8");
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.on("error", () => socket.destroy());
+    socket.on("data", (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf("\n");
+      if (newline < 0 && buffered.length <= MAX_CONTROL_LINE) return;
+      socket.removeAllListeners("data");
+      const response =
+        newline < 0 || newline > MAX_CONTROL_LINE
+          ? badRequest("request line too long")
+          : this.#answer(buffered.slice(0, newline));
+      socket.end(`${JSON.stringify(response)}\n`);
+    });
+  }
+
+  #answer(line: string): ControlResponse {
+    const request = parseRequest(line);
+    if ("error" in request) return request;
+    try {
+      return this.#handler.handle(request);
+    } catch (err: unknown) {
+      this.#log.error("bug: control request failed", { error: String(err) });
+      return badRequest("internal error");
+    }
+  }
+}
+
+function badRequest(message: string): ControlResponse {
+  return { ok: false, error: "bad-request", message };
+}
+
+/** Validates a request line; the socket is local but its input is still checked field by field. */
+export function parseRequest(line: string): ControlRequest | Extract<ControlResponse, { ok: false }> {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    return { ok: false, error: "bad-request", message: "not JSON" };
+  }
+  if (typeof data !== "object" || data === null)
+    return { ok: false, error: "bad-request", message: "not an object" };
+  const { op, ip, jail } = data as Record<string, unknown>;
+  if (op === "status") return { op };
+  if (op !== "report") return { ok: false, error: "bad-request", message: "unknown op" };
+  if (typeof ip !== "string") return { ok: false, error: "invalid-ip", message: "ip must be a string" };
+  if (jail !== undefined && (typeof jail !== "string" || !JAIL_NAME_PATTERN.test(jail))) {
+    return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
+  }
+  return jail === undefined ? { op, ip } : { op, ip, jail };
+}
+
+async function removeStaleSocket(file: string): Promise<void> {
+  if (!fs.existsSync(file)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(file);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+  if (live) throw new Error(`another f2bp2p node is already listening on ${file}`);
+  fs.unlinkSync(file);
+}

@@ -1,0 +1,306 @@
+import dns from "node:dns/promises";
+import { EventEmitter } from "node:events";
+import * as zmq from "zeromq";
+import { parseEndpointHost } from "../config/load.js";
+import type { FriendConfig, NodeConfig } from "../config/types.js";
+import { type Identity, shortId } from "../keys/identity.js";
+import { openMessage } from "../protocol/envelope.js";
+import { parseIp } from "../protocol/ip.js";
+import type { RejectCode } from "../protocol/rejections.js";
+import { type SignedReport, signReport } from "../protocol/report.js";
+import { Ledger, type Outcome } from "../state/ledger.js";
+import { FriendLink } from "../transport/friend-link.js";
+import { Listener } from "../transport/listener.js";
+import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
+import type { Logger } from "../util/logger.js";
+import { BansLog } from "./bans-log.js";
+import { checkEntry } from "./check-entry.js";
+import { NeverBan } from "./never-ban.js";
+
+/** Clock, logger and ZeroMQ context come from outside so tests and the demo can share or fake them. */
+export interface NodeComponents {
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly context: zmq.Context;
+}
+
+/** A friend as the running node sees it. */
+export interface Friend {
+  readonly config: FriendConfig;
+  readonly signingKey: Buffer;
+  /** Signing key as lower-case hex: the `via` of its contributions and the forwarding key. */
+  readonly key: string;
+  readonly link: FriendLink;
+}
+
+export type LocalReportResult =
+  | { readonly status: "accepted" | "duplicate"; readonly score: number; readonly banned: boolean }
+  | { readonly status: "ignored"; readonly reason: string }
+  | { readonly status: "invalid-ip" };
+
+export interface NodeStats {
+  messages: number;
+  accepted: number;
+  noGain: number;
+  bans: number;
+  localReports: number;
+  rejected: Partial<Record<RejectCode, number>>;
+}
+
+export interface NodeEvents {
+  "report:accepted": [{ ip: string; origin: string; trust: number; score: number; hops: number }];
+  "report:rejected": [{ code: RejectCode; friend: string | undefined }];
+  ban: [{ ip: string; score: number; origin: string; hops: number }];
+}
+
+const EXPIRE_EVERY_MS = 60_000;
+
+/**
+ * A running f2bp2p node: verifies what friends send, keeps the ledger, writes the bans log and passes
+ * reports on. The trust rules and checks it applies live in pure modules; this class wires them to I/O.
+ */
+export class F2bNode extends EventEmitter<NodeEvents> {
+  readonly config: NodeConfig;
+  readonly identity: Identity;
+  readonly id: string;
+  readonly stats: NodeStats = { messages: 0, accepted: 0, noGain: 0, bans: 0, localReports: 0, rejected: {} };
+  readonly #c: NodeComponents;
+  readonly #friends: Friend[];
+  readonly #friendsByKey = new Map<string, Friend>();
+  readonly #ledger: Ledger;
+  readonly #bansLog: BansLog;
+  readonly #neverBan: NeverBan;
+  readonly #listener: Listener;
+  /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
+  readonly #ownReports = new Map<string, SignedReport>();
+  #expireTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: NodeConfig,
+    friends: readonly FriendConfig[],
+    identity: Identity,
+    components: NodeComponents,
+  ) {
+    super();
+    this.config = config;
+    this.identity = identity;
+    this.id = shortId(identity.signingPublicKey);
+    this.#c = components;
+    this.#friends = friends.map((f) => this.#makeFriend(f));
+    for (const f of this.#friends) this.#friendsByKey.set(f.key, f);
+    this.#ledger = new Ledger({
+      lifetimeMs: config.reportLifetimeSeconds * 1000,
+      threshold: config.threshold,
+      trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
+    });
+    this.#bansLog = new BansLog(config.bansLog);
+    this.#neverBan = new NeverBan(config.ignore);
+    const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
+    this.#listener = new Listener({
+      context: components.context,
+      endpoint: config.listen,
+      curvePublicKey: identity.curvePublicKey,
+      curveSecretKey: identity.curveSecretKey,
+      zapDomain: `f2bp2p-${this.id}`,
+      policy: {
+        admit: (key) => curveKeys.get(key),
+        denied: (address) => this.#c.log.warn("refused connection from unknown key", { address }),
+      },
+      log: components.log.child({ component: "listener" }),
+      onMessage: (frames) => this.handleMessage(frames),
+    });
+  }
+
+  #makeFriend(config: FriendConfig): Friend {
+    const signingKey = Buffer.from(config.signingKey);
+    const link = new FriendLink({
+      context: this.#c.context,
+      endpoint: config.endpoint,
+      serverKey: config.curveKey,
+      curvePublicKey: this.identity.curvePublicKey,
+      curveSecretKey: this.identity.curveSecretKey,
+      self: this.identity.signingPublicKey,
+      friendKey: signingKey,
+      signer: this.identity.signer,
+      log: this.#c.log.child({ component: `friend:${config.name}` }),
+    });
+    return { config, signingKey, key: signingKey.toString("hex"), link };
+  }
+
+  get friends(): readonly Friend[] {
+    return this.#friends;
+  }
+
+  get endpoint(): string {
+    return this.#listener.endpoint;
+  }
+
+  get ledger(): Ledger {
+    return this.#ledger;
+  }
+
+  async start(): Promise<void> {
+    if (!zmq.capability.curve)
+      throw new Error("this ZeroMQ build has no CURVE support; refusing to run unencrypted");
+    this.#bansLog.open();
+    await this.#protectFriendAddresses();
+    await this.#listener.start();
+    for (const f of this.#friends) f.link.start();
+    this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
+    this.#expireTimer.unref();
+    this.#c.log.info("node started", {
+      id: this.id,
+      listen: this.#listener.endpoint,
+      friends: this.#friends.length,
+      threshold: this.config.threshold,
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#expireTimer);
+    for (const f of this.#friends) f.link.close();
+    await this.#listener.stop();
+    this.#bansLog.close();
+    this.#c.log.info("node stopped", { id: this.id });
+  }
+
+  /** logrotate moved the bans log away: start a new file at the configured path. */
+  reopenBansLog(): void {
+    this.#bansLog.reopen();
+    this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
+  }
+
+  /** A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. */
+  reportLocal(ipText: string, jail: string): LocalReportResult {
+    const ip = parseIp(ipText);
+    if (ip === null) return { status: "invalid-ip" };
+    if (this.#neverBan.has(ip.text)) {
+      this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
+      return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
+    }
+    const now = this.#c.now();
+    const previous = this.#ownReports.get(ip.text);
+    if (previous !== undefined && now - previous.report.time < this.config.reportLifetimeSeconds * 1000) {
+      return {
+        status: "duplicate",
+        score: this.#ledger.score(ip.text),
+        banned: this.#ledger.isBanned(ip.text),
+      };
+    }
+    const signed = signReport(
+      { ip: ip.text, time: now, origin: this.identity.signingPublicKey, jail },
+      this.identity.signer,
+    );
+    this.#ownReports.set(ip.text, signed);
+    this.stats.localReports++;
+    const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [] });
+    this.#afterAccept(outcome, signed, undefined);
+    return { status: "accepted", score: this.#ledger.score(ip.text), banned: this.#ledger.isBanned(ip.text) };
+  }
+
+  /** One message from the listener. Everything in it is hostile until checked; nothing here throws. */
+  handleMessage(frames: Buffer[]): void {
+    this.stats.messages++;
+    const opened = openMessage(frames, {
+      self: this.identity.signingPublicKey,
+      friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
+    });
+    if (!opened.ok) {
+      this.#rejected(opened.code, undefined);
+      return;
+    }
+    const { envelope, hop, reports } = opened.value;
+    const now = this.#c.now();
+    const ctx = {
+      self: this.identity.signingPublicKey,
+      hop: hop.signingKey,
+      now,
+      lifetimeMs: this.config.reportLifetimeSeconds * 1000,
+      maxHops: this.config.maxHops,
+      known: (id: Buffer) => this.#ledger.known(id)?.signed,
+    };
+    envelope.entries.forEach((entry, i) => {
+      const checked = checkEntry(entry, reports[i]!, ctx);
+      if (!checked.ok) {
+        this.#rejected(checked.code, hop);
+        return;
+      }
+      const trust = relayedTrust(entry.trust, hop.config.trust);
+      const outcome = this.#ledger.apply({ signed: checked.value, trust, via: hop.key, path: entry.path });
+      this.#afterAccept(outcome, checked.value, hop);
+    });
+  }
+
+  #afterAccept(outcome: Outcome, signed: SignedReport, from: Friend | undefined): void {
+    if (outcome.kind === "no-gain") {
+      this.stats.noGain++;
+      return;
+    }
+    this.stats.accepted++;
+    const { known, score } = outcome;
+    const { ip } = signed.report;
+    const origin = shortId(signed.report.origin);
+    const hops = known.path.length;
+    this.emit("report:accepted", { ip, origin, trust: known.trust, score, hops });
+    if (outcome.banNow) this.#ban(ip, score, origin, hops);
+    this.#forward(signed, known.trust, known.path, from);
+  }
+
+  #ban(ip: string, score: number, origin: string, hops: number): void {
+    if (this.#neverBan.has(ip)) {
+      this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
+      return;
+    }
+    this.#bansLog.write({ at: new Date(this.#c.now()), ip, score, origin, hops });
+    this.stats.bans++;
+    this.#c.log.info("ban", { ip, score, origin, hops });
+    this.emit("ban", { ip, score, origin, hops });
+  }
+
+  #forward(signed: SignedReport, trust: number, path: readonly Buffer[], from: Friend | undefined): void {
+    const pathKeys = new Set(path.map((k) => k.toString("hex")));
+    const targets = forwardTargets(
+      this.#friends,
+      pathKeys,
+      path.length,
+      trust,
+      this.config.maxHops,
+      from?.key,
+    );
+    if (targets.length === 0) return;
+    const forwardPath = [...path, this.identity.signingPublicKey];
+    const report = { bytes: signed.bytes, signature: signed.signature };
+    for (const friend of targets)
+      friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report });
+  }
+
+  #rejected(code: RejectCode, friend: Friend | undefined): void {
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
+    this.#c.log.debug("rejected", { code, friend: friend?.config.name ?? "?" });
+    this.emit("report:rejected", { code, friend: friend?.config.name });
+  }
+
+  #expire(): void {
+    const now = this.#c.now();
+    this.#ledger.expire(now);
+    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
+    for (const [ip, signed] of this.#ownReports)
+      if (now - signed.report.time >= lifetimeMs) this.#ownReports.delete(ip);
+  }
+
+  /** Friends' own addresses are never banned: losing the link to a friend is worse than any attacker. */
+  async #protectFriendAddresses(): Promise<void> {
+    for (const f of this.#friends) {
+      const host = parseEndpointHost(f.config.endpoint);
+      if (parseIp(host) !== null) {
+        this.#neverBan.add(host);
+        continue;
+      }
+      try {
+        for (const { address } of await dns.lookup(host, { all: true })) this.#neverBan.add(address);
+      } catch {
+        this.#c.log.warn("cannot resolve friend's host; its address is not protected from bans", { host });
+      }
+    }
+  }
+}

@@ -1,0 +1,43 @@
+/** Wire protocol version 1. docs/protocol.md is the normative description of every value here. */
+export const PROTOCOL_VERSION = 1;
+
+export const KIND_REPORT = 0x01;
+export const KIND_ENVELOPE = 0x02;
+
+/** Domain tags keep a signature over one kind of bytes from ever verifying as another kind. */
+export const REPORT_SIGNING_TAG = Buffer.from("f2bp2p/v1/report\0", "latin1");
+export const ENVELOPE_SIGNING_TAG = Buffer.from("f2bp2p/v1/envelope\0", "latin1");
+
+export const KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+export const MESSAGE_ID_BYTES = 32;
+
+/** Jail names as fail2ban allows them in practice; at most 32 bytes of [A-Za-z0-9._-]. */
+export const MAX_JAIL_BYTES = 32;
+export const JAIL_NAME_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+
+/** Longest IP text: a full IPv6 address with an embedded IPv4 tail. */
+export const MAX_IP_BYTES = 45;
+/** Report header: version, kind, IP length, jail length, u64 time, origin key. */
+export const REPORT_HEADER_BYTES = 4 + 8 + KEY_BYTES;
+export const MAX_REPORT_BYTES = REPORT_HEADER_BYTES + MAX_IP_BYTES + MAX_JAIL_BYTES;
+
+/** Hard limit on a path on the wire; a node's max_hops may only be lower. */
+export const MAX_PATH = 16;
+/** Reports carried by one envelope: bounds the frames of one ZeroMQ message. */
+export const MAX_ENTRIES = 64;
+
+/** Envelope header: version, kind, count, reserved, from key, to key. */
+export const ENVELOPE_HEADER_BYTES = 4 + KEY_BYTES + KEY_BYTES;
+/** Entry: message id, trust, path length, path keys. */
+export const ENTRY_FIXED_BYTES = MESSAGE_ID_BYTES + 2;
+export const MAX_ENVELOPE_BYTES =
+  ENVELOPE_HEADER_BYTES + MAX_ENTRIES * (ENTRY_FIXED_BYTES + MAX_PATH * KEY_BYTES);
+
+/** Frames of one message: envelope, envelope signature, then report and report signature per entry. */
+export const MAX_FRAMES = 2 + 2 * MAX_ENTRIES;
+/** Largest single frame a node accepts from ZeroMQ (the envelope is the largest). */
+export const MAX_FRAME_BYTES = MAX_ENVELOPE_BYTES;
+
+/** How far in the future a report's time may be before it is refused (clock skew allowance). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;

@@ -1,0 +1,156 @@
+import type { SignedReport } from "../protocol/report.js";
+import { type Contribution, ipScore, isImprovement, reachesThreshold } from "../trust/rules.js";
+
+/** What we know of one report (by message id): its best trust here and the path that gave it. */
+export interface KnownReport {
+  readonly signed: SignedReport;
+  trust: number;
+  /** Path as it reached us on the best copy (origin first, sending friend last); empty for our own. */
+  path: readonly Buffer[];
+  via: string;
+  readonly expiresAt: number;
+}
+
+interface OriginContribution extends Contribution {
+  trust: number;
+  via: string;
+  hops: number;
+  expiresAt: number;
+}
+
+interface IpRecord {
+  readonly contributions: Map<string, OriginContribution>;
+  banned: boolean;
+}
+
+/** An arrival the ledger accepts: a report, where it came through and the trust it carries here. */
+export interface Arrival {
+  readonly signed: SignedReport;
+  readonly trust: number;
+  readonly via: string;
+  readonly path: readonly Buffer[];
+}
+
+export type Outcome =
+  | { readonly kind: "no-gain"; readonly known: KnownReport }
+  | {
+      readonly kind: "accepted";
+      readonly known: KnownReport;
+      readonly score: number;
+      /** True exactly once per IP lifetime: when its score first reaches the threshold. */
+      readonly banNow: boolean;
+    };
+
+export interface LedgerOptions {
+  readonly lifetimeMs: number;
+  readonly threshold: number;
+  readonly trustOfVia: (via: string) => number;
+}
+
+/**
+ * Everything a node remembers about reports and IPs, in memory. Pure bookkeeping: the caller passes
+ * the time and does all I/O. Entries live for the report lifetime after the report's own time, which is
+ * also how long the protocol accepts a report, so the seen-set never forgets a report it could still get.
+ */
+export class Ledger {
+  readonly #reports = new Map<string, KnownReport>();
+  readonly #ips = new Map<string, IpRecord>();
+  readonly #options: LedgerOptions;
+
+  constructor(options: LedgerOptions) {
+    this.#options = options;
+  }
+
+  get reportCount(): number {
+    return this.#reports.size;
+  }
+
+  get ipCount(): number {
+    return this.#ips.size;
+  }
+
+  known(id: Buffer): KnownReport | undefined {
+    return this.#reports.get(id.toString("hex"));
+  }
+
+  /** Records an arrival; accepts it only when it is new or carries more trust than the copy we hold. */
+  apply(arrival: Arrival): Outcome {
+    const idHex = arrival.signed.id.toString("hex");
+    const previous = this.#reports.get(idHex);
+    if (previous !== undefined && !isImprovement(previous.trust, arrival.trust)) {
+      return { kind: "no-gain", known: previous };
+    }
+    const expiresAt = arrival.signed.report.time + this.#options.lifetimeMs;
+    const known: KnownReport = previous ?? { signed: arrival.signed, trust: 0, path: [], via: "", expiresAt };
+    known.trust = arrival.trust;
+    known.path = arrival.path;
+    known.via = arrival.via;
+    this.#reports.set(idHex, known);
+
+    const { ip, origin } = arrival.signed.report;
+    let record = this.#ips.get(ip);
+    if (record === undefined) {
+      record = { contributions: new Map(), banned: false };
+      this.#ips.set(ip, record);
+    }
+    this.#contribute(record, origin.toString("hex"), known);
+    const score = this.#scoreOf(record);
+    const banNow = reachesThreshold(score, this.#options.threshold, record.banned);
+    if (banNow) record.banned = true;
+    return { kind: "accepted", known, score, banNow };
+  }
+
+  /** Current score of an IP (0 when unknown). */
+  score(ip: string): number {
+    const record = this.#ips.get(ip);
+    return record === undefined ? 0 : this.#scoreOf(record);
+  }
+
+  isBanned(ip: string): boolean {
+    return this.#ips.get(ip)?.banned ?? false;
+  }
+
+  /** Hop count of the contribution that is strongest for an IP, and its origin; for the bans log. */
+  strongest(ip: string): { origin: string; hops: number } | undefined {
+    const record = this.#ips.get(ip);
+    if (record === undefined) return undefined;
+    let best: [string, OriginContribution] | undefined;
+    for (const entry of record.contributions)
+      if (best === undefined || entry[1].trust > best[1].trust) best = entry;
+    return best && { origin: best[0], hops: best[1].hops };
+  }
+
+  /** Forgets reports and contributions whose lifetime is over; an IP with none left may be banned again. */
+  expire(now: number): void {
+    for (const [id, known] of this.#reports) if (known.expiresAt <= now) this.#reports.delete(id);
+    for (const [ip, record] of this.#ips) {
+      for (const [origin, c] of record.contributions)
+        if (c.expiresAt <= now) record.contributions.delete(origin);
+      if (record.contributions.size === 0) this.#ips.delete(ip);
+    }
+  }
+
+  #scoreOf(record: IpRecord): number {
+    return ipScore(record.contributions.values(), this.#options.trustOfVia);
+  }
+
+  /** One origin counts once per IP: its strongest live report, kept alive by its newest one. */
+  #contribute(record: IpRecord, originHex: string, known: KnownReport): void {
+    const current = record.contributions.get(originHex);
+    if (current === undefined) {
+      record.contributions.set(originHex, {
+        trust: known.trust,
+        via: known.via,
+        hops: known.path.length,
+        expiresAt: known.expiresAt,
+      });
+      return;
+    }
+    if (known.trust > current.trust) {
+      current.trust = known.trust;
+      current.via = known.via;
+      current.hops = known.path.length;
+    }
+    current.expiresAt = Math.max(current.expiresAt, known.expiresAt);
+  }
+}

@@ -1,0 +1,126 @@
+import type { KeyObject } from "node:crypto";
+import * as zmq from "zeromq";
+import { MAX_ENTRIES } from "../protocol/constants.js";
+import { type CarriedReport, type Entry, sealEnvelope } from "../protocol/envelope.js";
+import type { Logger } from "../util/logger.js";
+
+/** A report queued for one friend: the entry we sign for it and the origin's bytes that go with it. */
+export interface Outgoing {
+  readonly entry: Entry;
+  readonly report: CarriedReport;
+}
+
+export interface FriendLinkOptions {
+  readonly context: zmq.Context;
+  readonly endpoint: string;
+  readonly serverKey: string;
+  readonly curvePublicKey: string;
+  readonly curveSecretKey: string;
+  readonly self: Buffer;
+  readonly friendKey: Buffer;
+  readonly signer: KeyObject;
+  readonly log: Logger;
+  /** Reports kept for a friend that is away; beyond this the oldest are dropped and counted. */
+  readonly maxQueued?: number;
+}
+
+/**
+ * The outbound side towards one friend: a PUSH socket connected as a CURVE client. ZeroMQ reconnects
+ * by itself when the friend comes back. Reports queue here and leave in signed envelopes of up to
+ * MAX_ENTRIES: one at a time when the line is idle (no added latency), in batches under load, so the
+ * envelope signature is paid once per batch.
+ */
+export class FriendLink {
+  readonly #options: FriendLinkOptions;
+  readonly #socket: zmq.Push;
+  readonly #queue: Outgoing[] = [];
+  #pumping = false;
+  #closed = false;
+  #dropped = 0;
+  #connected = false;
+  sent = 0;
+
+  constructor(options: FriendLinkOptions) {
+    this.#options = options;
+    this.#socket = new zmq.Push({
+      context: options.context,
+      curveServerKey: options.serverKey,
+      curvePublicKey: options.curvePublicKey,
+      curveSecretKey: options.curveSecretKey,
+      sendHighWaterMark: 1000,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 5000,
+      heartbeatInterval: 10_000,
+      heartbeatTimeout: 30_000,
+      linger: 2000,
+    });
+    this.#socket.events.on("handshake", () => {
+      this.#connected = true;
+      options.log.info("connected", { endpoint: options.endpoint });
+    });
+    this.#socket.events.on("disconnect", () => {
+      this.#connected = false;
+      options.log.warn("disconnected; reconnecting", { endpoint: options.endpoint });
+    });
+    this.#socket.events.on("handshake:error:auth", () =>
+      options.log.warn("friend refused our key: does it list us in friends.d?", {
+        endpoint: options.endpoint,
+      }),
+    );
+  }
+
+  start(): void {
+    this.#socket.connect(this.#options.endpoint);
+  }
+
+  /** True once the CURVE handshake with the friend has succeeded, until the connection drops. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  enqueue(item: Outgoing): void {
+    if (this.#closed) return;
+    this.#queue.push(item);
+    const max = this.#options.maxQueued ?? 100_000;
+    if (this.#queue.length > max) {
+      this.#queue.shift();
+      this.#dropped++;
+      if (this.#dropped % 1000 === 1)
+        this.#options.log.warn("queue full, dropping oldest", { dropped: this.#dropped });
+    }
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const batch = this.#queue.splice(0, MAX_ENTRIES);
+        const frames = sealEnvelope(
+          { from: this.#options.self, to: this.#options.friendKey, entries: batch.map((b) => b.entry) },
+          batch.map((b) => b.report),
+          this.#options.signer,
+        );
+        await this.#socket.send(frames);
+        this.sent += batch.length;
+      }
+    } catch (err: unknown) {
+      if (!this.#closed) this.#options.log.error("send failed", { error: String(err) });
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#socket.close();
+  }
+}

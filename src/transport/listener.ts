@@ -1,0 +1,76 @@
+import * as zmq from "zeromq";
+import { MAX_FRAME_BYTES } from "../protocol/constants.js";
+import type { Logger } from "../util/logger.js";
+import { ZapAuthenticator, type ZapPolicy } from "./zap.js";
+
+export interface ListenerOptions {
+  readonly context: zmq.Context;
+  readonly endpoint: string;
+  readonly curvePublicKey: string;
+  readonly curveSecretKey: string;
+  readonly zapDomain: string;
+  readonly policy: ZapPolicy;
+  readonly log: Logger;
+  /** Handles one message; must not throw for anything a peer can send. */
+  readonly onMessage: (frames: Buffer[]) => void | Promise<void>;
+}
+
+/**
+ * The node's inbound side: a PULL socket bound as a CURVE server. ZAP admits only friends' CURVE keys;
+ * libzmq drops any frame over MAX_FRAME_BYTES and disconnects the peer that sent it.
+ */
+export class Listener {
+  readonly #options: ListenerOptions;
+  readonly #socket: zmq.Pull;
+  #loop: Promise<void> | undefined;
+  #zap: ZapAuthenticator | undefined;
+
+  constructor(options: ListenerOptions) {
+    this.#options = options;
+    this.#socket = new zmq.Pull({
+      context: options.context,
+      curveServer: true,
+      curvePublicKey: options.curvePublicKey,
+      curveSecretKey: options.curveSecretKey,
+      zapDomain: options.zapDomain,
+      maxMessageSize: MAX_FRAME_BYTES,
+      receiveHighWaterMark: 10_000,
+      linger: 0,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#zap = await ZapAuthenticator.forContext(this.#options.context);
+    this.#zap.register(this.#options.zapDomain, this.#options.policy);
+    this.#socket.events.on("handshake:error:auth", (event) =>
+      this.#options.log.debug("handshake refused", { endpoint: event.address }),
+    );
+    await this.#socket.bind(this.#options.endpoint);
+    this.#loop = this.#receive();
+  }
+
+  /** The endpoint actually bound (resolves a port of 0 or *). */
+  get endpoint(): string {
+    return this.#socket.lastEndpoint ?? this.#options.endpoint;
+  }
+
+  async #receive(): Promise<void> {
+    try {
+      for await (const frames of this.#socket) {
+        try {
+          await this.#options.onMessage(frames);
+        } catch (err: unknown) {
+          this.#options.log.error("bug: message handler threw", { error: String(err) });
+        }
+      }
+    } catch (err: unknown) {
+      if (!this.#socket.closed) this.#options.log.error("receive loop ended", { error: String(err) });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#socket.close();
+    await this.#loop;
+    await this.#zap?.unregister(this.#options.zapDomain);
+  }
+}
