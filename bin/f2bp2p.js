@@ -10,5 +10,6 @@ if (lean !== null) {
   process.exitCode = await runReport(lean);
 } else {
   const { main } = await import("../dist/src/cli/main.js");
-  process.exitCode = await main(args);
+  // Exit explicitly: a command that failed half-way must not linger on an open socket.
+  process.exit(await main(args));
 }

@@ -22,6 +22,7 @@ export interface NodeSpec {
   readonly maxHops?: number;
   readonly ignore?: readonly string[];
   readonly watch?: { readonly fail2banLog: string; readonly jails: readonly string[] };
+  readonly logLevel?: "error" | "warn" | "info" | "debug";
 }
 
 export interface NetworkFiles {
@@ -75,7 +76,7 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
       control_socket: "control.sock",
       state_dir: "state",
       ignore: node.ignore ?? [],
-      log_level: "warn",
+      log_level: node.logLevel ?? "warn",
     };
     if (node.watch) config.watch = { fail2ban_log: node.watch.fail2banLog, jails: node.watch.jails };
     const file = path.join(home, "f2bp2p.yaml");
@@ -160,6 +161,16 @@ export class LocalNetwork {
         quietSince = Date.now();
       }
     }
+  }
+
+  /** Stops one node and starts it again from its files, as a restart of `f2bp2p run` would. */
+  async restart(name: string, beforeStart?: () => Promise<void>): Promise<F2bNode> {
+    await this.node(name).stop();
+    await beforeStart?.();
+    const node = loadNode(this.files.configs.get(name)!, { context: this.context });
+    this.nodes.set(name, node);
+    await node.start();
+    return node;
   }
 
   bansLog(name: string): string {

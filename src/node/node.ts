@@ -74,6 +74,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
   readonly #ownReports = new Map<string, SignedReport>();
   #expireTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(
     config: NodeConfig,
@@ -144,7 +145,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       throw new Error("this ZeroMQ build has no CURVE support; refusing to run unencrypted");
     this.#bansLog.open();
     await this.#protectFriendAddresses();
-    await this.#listener.start();
+    try {
+      await this.#listener.start();
+    } catch (err: unknown) {
+      await this.stop();
+      throw new Error(`cannot listen on ${this.config.listen}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     for (const f of this.#friends) f.link.start();
     this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
     this.#expireTimer.unref();
@@ -157,6 +163,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
     clearInterval(this.#expireTimer);
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();

@@ -72,9 +72,11 @@ export function sealEnvelope(
 
 /** Parses envelope bytes exactly as received. Structure only: signature and sender are checked by openMessage. */
 export function decodeEnvelope(bytes: Buffer): Result<Envelope> {
-  if (bytes.length < ENVELOPE_HEADER_BYTES || bytes.length > MAX_ENVELOPE_BYTES) return reject("malformed");
+  if (bytes.length < 2) return reject("malformed");
   if (bytes[0] !== PROTOCOL_VERSION) return reject("bad-version");
   if (bytes[1] !== KIND_ENVELOPE) return reject("bad-kind");
+  if (bytes.length > MAX_ENVELOPE_BYTES) return reject("frame-too-large");
+  if (bytes.length < ENVELOPE_HEADER_BYTES) return reject("malformed");
   const count = bytes[2]!;
   if (count === 0 || count > MAX_ENTRIES || bytes[3] !== 0) return reject("malformed");
   const from = bytes.subarray(4, 4 + KEY_BYTES);

@@ -15,6 +15,7 @@ export type RejectCode =
   // One report inside it
   | "id-mismatch"
   | "bad-origin-signature"
+  | "field-too-large"
   | "invalid-ip"
   | "invalid-jail"
   | "bad-trust"

@@ -3,6 +3,8 @@ import {
   JAIL_NAME_PATTERN,
   KEY_BYTES,
   KIND_REPORT,
+  MAX_IP_BYTES,
+  MAX_JAIL_BYTES,
   MAX_REPORT_BYTES,
   PROTOCOL_VERSION,
   REPORT_HEADER_BYTES,
@@ -55,11 +57,14 @@ export function signReport(report: OriginReport, key: KeyObject): SignedReport {
 
 /** Parses report bytes exactly as received; every field is checked, trailing bytes are refused. */
 export function decodeReport(bytes: Buffer): Result<OriginReport> {
-  if (bytes.length < REPORT_HEADER_BYTES || bytes.length > MAX_REPORT_BYTES) return reject("malformed");
+  if (bytes.length < 2) return reject("malformed");
   if (bytes[0] !== PROTOCOL_VERSION) return reject("bad-version");
   if (bytes[1] !== KIND_REPORT) return reject("bad-kind");
+  if (bytes.length > MAX_REPORT_BYTES) return reject("frame-too-large");
+  if (bytes.length < REPORT_HEADER_BYTES) return reject("malformed");
   const ipLength = bytes[2]!;
   const jailLength = bytes[3]!;
+  if (ipLength > MAX_IP_BYTES || jailLength > MAX_JAIL_BYTES) return reject("field-too-large");
   if (bytes.length !== REPORT_HEADER_BYTES + ipLength + jailLength) return reject("malformed");
   const time = Number(bytes.readBigUInt64BE(4));
   if (!Number.isSafeInteger(time)) return reject("malformed");

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { signReport } from "../../src/protocol/report.js";
+import { Ledger } from "../../src/state/ledger.js";
+import { VIA_SELF } from "../../src/trust/rules.js";
+import { testKey } from "../helpers/keys.js";
+
+const T0 = 1_767_225_600_000;
+const DAY = 86_400_000;
+const friendTrust: Record<string, number> = { f80: 80, f60: 60, f100: 100 };
+
+function ledger(threshold = 80): Ledger {
+  return new Ledger({ lifetimeMs: DAY, threshold, trustOfVia: (via) => friendTrust[via] ?? 0 });
+}
+
+function report(originSeed: number, ip = "203.0.113.7", time = T0) {
+  const key = testKey(originSeed);
+  return signReport({ ip, time, origin: key.publicKey, jail: "sshd" }, key.signer);
+}
+
+describe("Ledger", () => {
+  it("bans exactly once, when the score first reaches the threshold", () => {
+    const l = ledger(80);
+    const first = l.apply({ signed: report(1), trust: 64, via: "f80", path: [] });
+    assert.ok(first.kind === "accepted" && !first.banNow && first.score === 64);
+    const second = l.apply({ signed: report(2), trust: 40, via: "f100", path: [] });
+    assert.ok(second.kind === "accepted" && second.banNow && second.score === 100);
+    const third = l.apply({ signed: report(5), trust: 50, via: "f60", path: [] });
+    assert.ok(third.kind === "accepted" && !third.banNow);
+  });
+
+  it("drops a copy with equal or lower trust and takes a better path", () => {
+    const l = ledger();
+    const signed = report(1);
+    l.apply({ signed, trust: 51, via: "f80", path: [] });
+    assert.equal(l.apply({ signed, trust: 51, via: "f100", path: [] }).kind, "no-gain");
+    assert.equal(l.apply({ signed, trust: 40, via: "f100", path: [] }).kind, "no-gain");
+    const better = l.apply({ signed, trust: 64, via: "f100", path: [] });
+    assert.ok(better.kind === "accepted" && better.score === 64);
+    assert.equal(l.score("203.0.113.7"), 64);
+  });
+
+  it("counts one origin once per IP, however many reports it sends", () => {
+    const l = ledger();
+    l.apply({ signed: report(1, "203.0.113.7", T0), trust: 50, via: "f100", path: [] });
+    l.apply({ signed: report(1, "203.0.113.7", T0 + 1000), trust: 50, via: "f100", path: [] });
+    assert.equal(l.score("203.0.113.7"), 50);
+  });
+
+  it("keeps one friend's origins under that friend's trust", () => {
+    const l = ledger(80);
+    for (let seed = 10; seed < 30; seed++) l.apply({ signed: report(seed), trust: 60, via: "f60", path: [] });
+    assert.equal(l.score("203.0.113.7"), 60);
+    assert.equal(l.isBanned("203.0.113.7"), false);
+  });
+
+  it("our own report counts in full", () => {
+    const l = ledger(100);
+    const outcome = l.apply({ signed: report(1), trust: 100, via: VIA_SELF, path: [] });
+    assert.ok(outcome.kind === "accepted" && outcome.banNow);
+  });
+
+  it("forgets everything after the report lifetime, and the IP may be banned again", () => {
+    const l = ledger(80);
+    l.apply({ signed: report(1), trust: 80, via: "f80", path: [] });
+    assert.equal(l.isBanned("203.0.113.7"), true);
+    l.expire(T0 + DAY - 1);
+    assert.equal(l.reportCount, 1);
+    l.expire(T0 + DAY);
+    assert.equal(l.reportCount, 0);
+    assert.equal(l.ipCount, 0);
+    const again = l.apply({ signed: report(1, "203.0.113.7", T0 + DAY), trust: 80, via: "f80", path: [] });
+    assert.ok(again.kind === "accepted" && again.banNow);
+  });
+
+  it("names the strongest contribution's origin and hop count for the bans log", () => {
+    const l = ledger();
+    const a = testKey(1);
+    l.apply({ signed: report(1), trust: 51, via: "f80", path: [a.publicKey, testKey(7).publicKey, testKey(8).publicKey] });
+    l.apply({ signed: report(2), trust: 64, via: "f80", path: [testKey(2).publicKey, testKey(7).publicKey] });
+    assert.deepEqual(l.strongest("203.0.113.7"), { origin: testKey(2).publicKey.toString("hex"), hops: 2 });
+  });
+});
