@@ -28,18 +28,23 @@ export async function demo(options: { nodes: number; out: (text: string) => void
   const network = await LocalNetwork.start(spec);
   try {
     await network.connected();
+    const reachedAt = new Map<string, number>();
+    for (const [name, node] of network.nodes) {
+      node.on("report:accepted", () => reachedAt.set(name, performance.now()));
+    }
     const started = performance.now();
     const result = network.node("alpha").reportLocal(ATTACKER, "sshd");
     out(`\nalpha reports ${ATTACKER} (jail sshd): ${result.status}\n`);
     await network.settled();
-    out(`network settled ${(performance.now() - started).toFixed(0)} ms after the report\n\n`);
-    out("node      trust  threshold  banned  hops  messages\n");
+    out("\nnode      trust  threshold  banned  hops  reached after  messages in\n");
     for (const [name, node] of network.nodes) {
       const score = node.ledger.score(ATTACKER);
       const banned = network.bansLog(name).includes(` BAN ${ATTACKER} `);
       const hops = node.ledger.strongest(ATTACKER)?.hops ?? "-";
+      const at = reachedAt.get(name);
+      const after = at === undefined ? "-" : `${(at - started).toFixed(1)} ms`;
       out(
-        `${name.padEnd(9)} ${String(score).padStart(5)}  ${String(node.config.threshold).padStart(9)}  ${(banned ? "yes" : "no").padStart(6)}  ${String(hops).padStart(4)}  ${String(node.stats.messages).padStart(8)}\n`,
+        `${name.padEnd(9)} ${String(score).padStart(5)}  ${String(node.config.threshold).padStart(9)}  ${(banned ? "yes" : "no").padStart(6)}  ${String(hops).padStart(4)}  ${after.padStart(13)}  ${String(node.stats.messages).padStart(11)}\n`,
       );
     }
     out(`\nbans logs and keys were in ${network.files.dir} (removed now)\n`);

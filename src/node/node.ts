@@ -8,6 +8,7 @@ import { openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
+import { Journal } from "../state/journal.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
@@ -69,6 +70,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #friendsByKey = new Map<string, Friend>();
   readonly #ledger: Ledger;
   readonly #bansLog: BansLog;
+  readonly #journal: Journal;
   readonly #neverBan: NeverBan;
   readonly #listener: Listener;
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
@@ -95,6 +97,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
     });
     this.#bansLog = new BansLog(config.bansLog);
+    this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
@@ -144,12 +147,15 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (!zmq.capability.curve)
       throw new Error("this ZeroMQ build has no CURVE support; refusing to run unencrypted");
     this.#bansLog.open();
+    this.#restore();
     await this.#protectFriendAddresses();
     try {
       await this.#listener.start();
     } catch (err: unknown) {
       await this.stop();
-      throw new Error(`cannot listen on ${this.config.listen}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(
+        `cannot listen on ${this.config.listen}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     for (const f of this.#friends) f.link.start();
     this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
@@ -169,6 +175,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
+    this.#journal.close();
     this.#c.log.info("node stopped", { id: this.id });
   }
 
@@ -250,7 +257,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
     this.emit("report:accepted", { ip, origin, trust: known.trust, score, hops });
+    // The ban line goes first: after a crash between the two, a re-sent report writes it again,
+    // whereas a journaled report whose line was lost would never be banned.
     if (outcome.banNow) this.#ban(ip, score, origin, hops);
+    this.#journal.append({ signed, trust: known.trust, via: known.via, path: known.path });
     this.#forward(signed, known.trust, known.path, from);
   }
 
@@ -286,6 +296,26 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
     this.#c.log.debug("rejected", { code, friend: friend?.config.name ?? "?" });
     this.emit("report:rejected", { code, friend: friend?.config.name });
+  }
+
+  /**
+   * Rebuilds the ledger from the journal of the last run. Bans it held were written then, so replaying
+   * marks them banned without writing them again; expired reports are dropped and the journal compacted.
+   */
+  #restore(): void {
+    const now = this.#c.now();
+    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
+    let restored = 0;
+    for (const arrival of this.#journal.read()) {
+      if (now - arrival.signed.report.time >= lifetimeMs) continue;
+      this.#ledger.apply(arrival);
+      if (arrival.via === VIA_SELF) this.#ownReports.set(arrival.signed.report.ip, arrival.signed);
+      restored++;
+    }
+    this.#journal.open(this.#ledger.live());
+    if (restored > 0) {
+      this.#c.log.info("state restored", { reports: this.#ledger.reportCount, ips: this.#ledger.ipCount });
+    }
   }
 
   #expire(): void {

@@ -100,6 +100,13 @@ export class Ledger {
     return { kind: "accepted", known, score, banNow };
   }
 
+  /** Every report still held, as the arrival that gave it its current trust: what the journal keeps. */
+  *live(): Generator<Arrival> {
+    for (const known of this.#reports.values()) {
+      yield { signed: known.signed, trust: known.trust, via: known.via, path: known.path };
+    }
+  }
+
   /** Current score of an IP (0 when unknown). */
   score(ip: string): number {
     const record = this.#ips.get(ip);

@@ -47,7 +47,9 @@ function tempDir(): string {
 }
 
 /** Starts `f2bp2p run` and resolves once its control socket answers. */
-async function runNode(config: string): Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number> }> {
+async function runNode(
+  config: string,
+): Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number> }> {
   const child = spawn(process.execPath, [BIN, "-c", config, "run"], { stdio: ["ignore", "ignore", "pipe"] });
   children.push(child);
   let stderr = "";
@@ -65,16 +67,41 @@ describe("cli: keygen", () => {
   it("creates keys beside the config, prints the friend block, refuses to overwrite without --force", async () => {
     const dir = tempDir();
     const config = path.join(dir, "f2bp2p.yaml");
-    const first = await f2bp2p(["-c", config, "keygen", "--name", "alpha", "--endpoint", "tcp://alpha.example.net:7711"]);
+    const first = await f2bp2p([
+      "-c",
+      config,
+      "keygen",
+      "--name",
+      "alpha",
+      "--endpoint",
+      "tcp://alpha.example.net:7711",
+    ]);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(YAML.parse(first.stdout).name, "alpha");
     assert.equal(fs.statSync(path.join(dir, "keys", "node.key")).mode & 0o777, 0o600);
     assert.equal(fs.readFileSync(path.join(dir, "keys", "node.pub"), "utf8"), first.stdout);
 
-    const again = await f2bp2p(["-c", config, "keygen", "--name", "alpha", "--endpoint", "tcp://alpha.example.net:7711"]);
+    const again = await f2bp2p([
+      "-c",
+      config,
+      "keygen",
+      "--name",
+      "alpha",
+      "--endpoint",
+      "tcp://alpha.example.net:7711",
+    ]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists.*--force/);
-    const forced = await f2bp2p(["-c", config, "keygen", "--name", "alpha", "--endpoint", "tcp://alpha.example.net:7711", "--force"]);
+    const forced = await f2bp2p([
+      "-c",
+      config,
+      "keygen",
+      "--name",
+      "alpha",
+      "--endpoint",
+      "tcp://alpha.example.net:7711",
+      "--force",
+    ]);
     assert.equal(forced.code, 0);
     assert.notEqual(forced.stdout, first.stdout);
   });
@@ -101,8 +128,15 @@ describe("cli: run and report", () => {
     assert.equal(ack.code, 0, ack.stderr);
     assert.match(ack.stdout, /203\.0\.113\.7: accepted, score 100, banned here/);
     // Written before the acknowledgement: no waiting for a's own line.
-    assert.match(fs.readFileSync(path.join(files.dir, "a", "bans.log"), "utf8"), / BAN 203\.0\.113\.7 score=100 /);
-    await waitFor(() => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 203.0.113.7 "), 10_000, "ban at b");
+    assert.match(
+      fs.readFileSync(path.join(files.dir, "a", "bans.log"), "utf8"),
+      / BAN 203\.0\.113\.7 score=100 /,
+    );
+    await waitFor(
+      () => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 203.0.113.7 "),
+      10_000,
+      "ban at b",
+    );
     assert.match(fs.readFileSync(bansB, "utf8"), /BAN 203\.0\.113\.7 score=80 origin=[0-9a-f]{12} hops=1\n$/);
 
     const dup = await f2bp2p(["-c", files.configs.get("a")!, "report", "203.0.113.7"]);
@@ -120,7 +154,11 @@ describe("cli: run and report", () => {
     b.child.kill("SIGHUP");
     await waitFor(() => b.stderr().includes("bans log reopened"), 5000, "reopen");
     assert.equal((await f2bp2p(["-c", files.configs.get("a")!, "report", "2001:db8::5"])).code, 0);
-    await waitFor(() => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 2001:db8::5 "), 10_000, "ban in new file");
+    await waitFor(
+      () => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 2001:db8::5 "),
+      10_000,
+      "ban in new file",
+    );
     assert.doesNotMatch(fs.readFileSync(`${bansB}.1`, "utf8"), /2001:db8::5/);
 
     a.child.kill("SIGTERM");
@@ -143,7 +181,10 @@ describe("cli: run and report", () => {
   });
 
   it("run: a node never reports loopback or its ignore list", async () => {
-    const files = await writeNetworkFiles({ nodes: [{ name: "solo", ignore: ["198.51.100.0/24"] }], links: [] });
+    const files = await writeNetworkFiles({
+      nodes: [{ name: "solo", ignore: ["198.51.100.0/24"] }],
+      links: [],
+    });
     dirs.push(files.dir);
     const config = files.configs.get("solo")!;
     const node = await runNode(config);
@@ -187,6 +228,7 @@ describe("cli: run and report", () => {
   it("--help lists the commands", async () => {
     const result = await f2bp2p(["--help"]);
     assert.equal(result.code, 0);
-    for (const cmd of ["keygen", "run", "report", "status", "check", "demo"]) assert.match(result.stdout, new RegExp(cmd));
+    for (const cmd of ["keygen", "run", "report", "status", "check", "demo"])
+      assert.match(result.stdout, new RegExp(cmd));
   });
 });

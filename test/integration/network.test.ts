@@ -47,7 +47,10 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
       [1, 1, 0, 0, 0],
     );
     const [banAtN2] = banLines(net, "n2", "203.0.113.10");
-    assert.match(banAtN2!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z BAN 203\.0\.113\.10 score=80 origin=[0-9a-f]{12} hops=1$/);
+    assert.match(
+      banAtN2!,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z BAN 203\.0\.113\.10 score=80 origin=[0-9a-f]{12} hops=1$/,
+    );
   });
 
   it("a ring of six and a triangle deliver each report once per node: no storm, no duplicate bans", async () => {
@@ -66,7 +69,11 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     net.node("r1").reportLocal(ips[0]!, "sshd");
     net.node("r4").reportLocal(ips[1]!, "sshd");
     net.node("t2").reportLocal(ips[2]!, "sshd");
-    await waitFor(() => [...net.nodes.values()].every((n) => ips.every((ip) => n.ledger.isBanned(ip))), 5000, "all bans");
+    await waitFor(
+      () => [...net.nodes.values()].every((n) => ips.every((ip) => n.ledger.isBanned(ip))),
+      5000,
+      "all bans",
+    );
     await net.settled();
     for (const [name, node] of net.nodes) {
       for (const ip of ips) assert.equal(banLines(net, name, ip).length, 1, `${name} ${ip}`);
@@ -76,7 +83,10 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
       assert.equal(node.stats.accepted - node.stats.localReports, fromFriends, name);
       assert.ok(node.stats.accepted + node.stats.noGain <= ips.length * node.friends.length, name);
     }
-    const sent = [...net.nodes.values()].reduce((n, node) => n + node.friends.reduce((m, f) => m + f.link.sent, 0), 0);
+    const sent = [...net.nodes.values()].reduce(
+      (n, node) => n + node.friends.reduce((m, f) => m + f.link.sent, 0),
+      0,
+    );
     const friendships = spec.links.length;
     assert.ok(sent <= ips.length * 2 * friendships, `sent ${sent} > ${ips.length} × 2 × ${friendships}`);
   });
@@ -101,6 +111,30 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     assert.match(banLines(net, "far", ip)[0]!, /score=100 .* hops=2$/);
   });
 
+  it("a restarted node keeps its scores and bans: no partial score lost, no ban written twice", async () => {
+    const net = await start({
+      nodes: ["o1", "o2", "m1", "m2", "far"].map((name) => ({ name })),
+      links: [
+        ["o1", "m1"],
+        ["o2", "m2"],
+        ["m1", "far"],
+        ["m2", "far"],
+      ],
+    });
+    net.node("o1").reportLocal("192.0.2.50", "sshd");
+    net.node("o1").reportLocal("192.0.2.51", "sshd");
+    net.node("o2").reportLocal("192.0.2.51", "sshd");
+    await waitFor(() => net.node("far").ledger.score("192.0.2.50") === 64, 5000, "partial score");
+    await waitFor(() => banLines(net, "far", "192.0.2.51").length === 1, 5000, "ban before restart");
+    const far = await net.restart("far");
+    assert.equal(far.ledger.score("192.0.2.50"), 64);
+    assert.equal(far.ledger.isBanned("192.0.2.51"), true);
+    await net.connected();
+    net.node("o2").reportLocal("192.0.2.50", "sshd");
+    await waitFor(() => banLines(net, "far", "192.0.2.50").length === 1, 5000, "ban completed after restart");
+    assert.equal(banLines(net, "far", "192.0.2.51").length, 1);
+  });
+
   it("a better path raises a report that arrived first over a worse one", async () => {
     // a reaches c directly with trust 50, and through b with 100 × 100 = 100.
     const net = await start({
@@ -114,7 +148,11 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
       ],
     });
     await net.node("b").stop(); // b is down: the report can only take the direct, weaker path first
-    await waitFor(() => !net.node("a").friends.find((f) => f.config.name === "b")!.link.connected, 5000, "b down");
+    await waitFor(
+      () => !net.node("a").friends.find((f) => f.config.name === "b")!.link.connected,
+      5000,
+      "b down",
+    );
     net.node("a").reportLocal("203.0.113.99", "sshd");
     await waitFor(() => net.node("e").ledger.score("203.0.113.99") === 50, 5000, "weak copy at e");
     await net.restart("b");
@@ -136,7 +174,10 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     try {
       // Even a correctly signed message from a real friend's key may not come in over an unknown CURVE key.
       const friend = net.node("k2").identity;
-      const signed = signReport({ ip: "203.0.113.66", time: Date.now(), origin: friend.signingPublicKey, jail: "" }, friend.signer);
+      const signed = signReport(
+        { ip: "203.0.113.66", time: Date.now(), origin: friend.signingPublicKey, jail: "" },
+        friend.signer,
+      );
       const frames = sealEnvelope(
         {
           from: friend.signingPublicKey,
@@ -165,8 +206,16 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
       net.node("p1").reportLocal("198.51.100.21", "sshd"); // p2 must hold it for p3
       await waitFor(() => net.node("p2").ledger.isBanned("198.51.100.21"), 5000, "second report at p2");
     });
-    await waitFor(() => net.node("p5").ledger.isBanned("198.51.100.21"), 10_000, "queued report at p5 after restart");
+    await waitFor(
+      () => net.node("p5").ledger.isBanned("198.51.100.21"),
+      10_000,
+      "queued report at p5 after restart",
+    );
     net.node("p5").reportLocal("198.51.100.22", "sshd");
-    await waitFor(() => net.node("p1").ledger.isBanned("198.51.100.22"), 10_000, "report back through restarted p3");
+    await waitFor(
+      () => net.node("p1").ledger.isBanned("198.51.100.22"),
+      10_000,
+      "report back through restarted p3",
+    );
   });
 });

@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import YAML from "yaml";
-import { loadFriends } from "../../src/config/load.js";
 import { keygen } from "../../src/cli/keygen.js";
+import { loadFriends } from "../../src/config/load.js";
 import { loadIdentity } from "../../src/keys/identity.js";
 
 function tempDir(): string {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { checkEntry, type EntryContext } from "../../src/node/check-entry.js";
 import { MAX_ENTRIES, MAX_FRAME_BYTES, REPORT_SIGNING_TAG } from "../../src/protocol/constants.js";
 import { type Entry, openMessage, sealEnvelope } from "../../src/protocol/envelope.js";
 import type { RejectCode } from "../../src/protocol/rejections.js";
 import { encodeReport, type OriginReport, type SignedReport, signReport } from "../../src/protocol/report.js";
 import { sha256, signTagged } from "../../src/protocol/signing.js";
-import { checkEntry, type EntryContext } from "../../src/node/check-entry.js";
 import { testKey } from "../helpers/keys.js";
 
 const origin = testKey(1);
@@ -27,7 +27,12 @@ function entryFor(signed: SignedReport, overrides: Partial<Entry> = {}): Entry {
   return { id: signed.id, trust: 100, path: [origin.publicKey, hop.publicKey], ...overrides };
 }
 
-function message(signed: SignedReport, entry: Entry = entryFor(signed), from = hop, to = me.publicKey): Buffer[] {
+function message(
+  signed: SignedReport,
+  entry: Entry = entryFor(signed),
+  from = hop,
+  to = me.publicKey,
+): Buffer[] {
   return sealEnvelope({ from: from.publicKey, to, entries: [entry] }, [signed], from.signer);
 }
 
@@ -67,7 +72,9 @@ describe("protocol: a well-formed message", () => {
   });
 
   it("carries up to 64 reports in one envelope, each checked on its own", () => {
-    const signed = Array.from({ length: MAX_ENTRIES }, (_, i) => signReport(report({ ip: `198.51.100.${i}` }), origin.signer));
+    const signed = Array.from({ length: MAX_ENTRIES }, (_, i) =>
+      signReport(report({ ip: `198.51.100.${i}` }), origin.signer),
+    );
     const frames = sealEnvelope(
       { from: hop.publicKey, to: me.publicKey, entries: signed.map((s) => entryFor(s)) },
       signed,
@@ -76,7 +83,9 @@ describe("protocol: a well-formed message", () => {
     const opened = openMessage(frames, recipient);
     assert.ok(opened.ok);
     assert.equal(opened.value.envelope.entries.length, MAX_ENTRIES);
-    opened.value.envelope.entries.forEach((e, i) => assert.ok(checkEntry(e, opened.value.reports[i]!, ctx).ok));
+    for (const [i, e] of opened.value.envelope.entries.entries()) {
+      assert.ok(checkEntry(e, opened.value.reports[i]!, ctx).ok);
+    }
   });
 });
 
@@ -159,7 +168,15 @@ describe("protocol: every rejection has its code", () => {
   });
 
   it("invalid IPs: hostnames, leading zeros, non-canonical IPv6, CIDRs", () => {
-    for (const ip of ["example.com", "203.0.113.007", "2001:DB8::7", "2001:db8:0::7", "203.0.113.0/24", "::ffff:203.0.113.7", ""]) {
+    for (const ip of [
+      "example.com",
+      "203.0.113.007",
+      "2001:DB8::7",
+      "2001:db8:0::7",
+      "203.0.113.0/24",
+      "::ffff:203.0.113.7",
+      "",
+    ]) {
       assert.equal(receive(message(signedBytes(encodeReport(report({ ip }))))), "invalid-ip", ip);
     }
   });
@@ -174,15 +191,24 @@ describe("protocol: every rejection has its code", () => {
 
   it("paths: not ending with the hop, not starting with the origin, repeating a node", () => {
     assert.equal(receive(message(good, entryFor(good, { path: [origin.publicKey] }))), "bad-path");
-    assert.equal(receive(message(good, entryFor(good, { path: [stranger.publicKey, hop.publicKey] }))), "bad-path");
+    assert.equal(
+      receive(message(good, entryFor(good, { path: [stranger.publicKey, hop.publicKey] }))),
+      "bad-path",
+    );
     const repeat = [origin.publicKey, stranger.publicKey, origin.publicKey, hop.publicKey];
     assert.equal(receive(message(good, entryFor(good, { path: repeat }))), "bad-path");
   });
 
   it("a path that already holds us is a loop; our own report coming back is refused", () => {
-    assert.equal(receive(message(good, entryFor(good, { path: [origin.publicKey, me.publicKey, hop.publicKey] }))), "loop");
+    assert.equal(
+      receive(message(good, entryFor(good, { path: [origin.publicKey, me.publicKey, hop.publicKey] }))),
+      "loop",
+    );
     const mine = signReport(report({ origin: me.publicKey }), me.signer);
-    assert.equal(receive(message(mine, entryFor(mine, { path: [me.publicKey, hop.publicKey] }))), "own-report");
+    assert.equal(
+      receive(message(mine, entryFor(mine, { path: [me.publicKey, hop.publicKey] }))),
+      "own-report",
+    );
   });
 
   it("a path longer than our max hops", () => {
@@ -192,7 +218,10 @@ describe("protocol: every rejection has its code", () => {
 
   it("expired and from the future", () => {
     assert.equal(receive(message(signReport(report({ time: NOW - DAY }), origin.signer))), "expired");
-    assert.equal(receive(message(signReport(report({ time: NOW + 6 * 60_000 }), origin.signer))), "from-future");
+    assert.equal(
+      receive(message(signReport(report({ time: NOW + 6 * 60_000 }), origin.signer))),
+      "from-future",
+    );
     assert.equal(receive(message(signReport(report({ time: NOW + 60_000 }), origin.signer))), "ok");
   });
 });
@@ -213,9 +242,15 @@ describe("protocol: hostile input never throws", () => {
     const sizes = frames.map((f) => f.length);
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: frames.length - 1 }).chain((f) =>
-          fc.tuple(fc.constant(f), fc.integer({ min: 0, max: sizes[f]! - 1 }), fc.integer({ min: 1, max: 255 })),
-        ),
+        fc
+          .integer({ min: 0, max: frames.length - 1 })
+          .chain((f) =>
+            fc.tuple(
+              fc.constant(f),
+              fc.integer({ min: 0, max: sizes[f]! - 1 }),
+              fc.integer({ min: 1, max: 255 }),
+            ),
+          ),
         ([f, at, xor]) => {
           const copy = frames.map((b) => Buffer.from(b));
           copy[f]![at]! ^= xor;

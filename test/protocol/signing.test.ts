@@ -3,20 +3,24 @@ import crypto from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import nacl from "tweetnacl";
-import { privateKeyObject, publicKeyObject, verifyTagged } from "../../src/protocol/signing.js";
 import { parseIp } from "../../src/protocol/ip.js";
+import { privateKeyObject, publicKeyObject, verifyTagged } from "../../src/protocol/signing.js";
 
 describe("Ed25519: node:crypto on the hot path, tweetnacl's keys on disk", () => {
   it("produces byte-identical signatures to tweetnacl for the same key and message", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 512 }), (seed, msg) => {
-        const pair = nacl.sign.keyPair.fromSeed(seed);
-        const native = crypto.sign(null, msg, privateKeyObject(pair.secretKey));
-        const reference = nacl.sign.detached(msg, pair.secretKey);
-        assert.deepEqual(new Uint8Array(native), reference);
-        assert.equal(crypto.verify(null, msg, publicKeyObject(pair.publicKey), reference), true);
-        assert.equal(nacl.sign.detached.verify(msg, new Uint8Array(native), pair.publicKey), true);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 512 }),
+        (seed, msg) => {
+          const pair = nacl.sign.keyPair.fromSeed(seed);
+          const native = crypto.sign(null, msg, privateKeyObject(pair.secretKey));
+          const reference = nacl.sign.detached(msg, pair.secretKey);
+          assert.deepEqual(new Uint8Array(native), reference);
+          assert.equal(crypto.verify(null, msg, publicKeyObject(pair.publicKey), reference), true);
+          assert.equal(nacl.sign.detached.verify(msg, new Uint8Array(native), pair.publicKey), true);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -37,7 +41,15 @@ describe("IP parsing uses node's parser and normalises", () => {
   });
 
   it("refuses what is not a single address", () => {
-    for (const bad of ["", "203.0.113.07", "203.0.113", "fe80::1%eth0", "203.0.113.0/24", "host.example", "1".repeat(50)]) {
+    for (const bad of [
+      "",
+      "203.0.113.07",
+      "203.0.113",
+      "fe80::1%eth0",
+      "203.0.113.0/24",
+      "host.example",
+      "1".repeat(50),
+    ]) {
       assert.equal(parseIp(bad), null, bad);
     }
   });

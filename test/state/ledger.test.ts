@@ -76,7 +76,12 @@ describe("Ledger", () => {
   it("names the strongest contribution's origin and hop count for the bans log", () => {
     const l = ledger();
     const a = testKey(1);
-    l.apply({ signed: report(1), trust: 51, via: "f80", path: [a.publicKey, testKey(7).publicKey, testKey(8).publicKey] });
+    l.apply({
+      signed: report(1),
+      trust: 51,
+      via: "f80",
+      path: [a.publicKey, testKey(7).publicKey, testKey(8).publicKey],
+    });
     l.apply({ signed: report(2), trust: 64, via: "f80", path: [testKey(2).publicKey, testKey(7).publicKey] });
     assert.deepEqual(l.strongest("203.0.113.7"), { origin: testKey(2).publicKey.toString("hex"), hops: 2 });
   });

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { forwardTargets, ipScore, isImprovement, reachesThreshold, relayedTrust, VIA_SELF } from "../../src/trust/rules.js";
+import {
+  forwardTargets,
+  ipScore,
+  isImprovement,
+  reachesThreshold,
+  relayedTrust,
+  VIA_SELF,
+} from "../../src/trust/rules.js";
 
 const trusts: Record<string, number> = { f60: 60, f80: 80, f100: 100, f0: 0 };
 const trustOf = (via: string): number => trusts[via] ?? 0;
@@ -70,7 +77,12 @@ describe("ipScore: accumulation and caps", () => {
     assert.equal(ipScore(invented, trustOf), 60);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 200 }), (ts) => {
-        assert.ok(ipScore(ts.map((trust) => ({ trust, via: "f60" })), trustOf) <= 60);
+        assert.ok(
+          ipScore(
+            ts.map((trust) => ({ trust, via: "f60" })),
+            trustOf,
+          ) <= 60,
+        );
       }),
     );
   });
