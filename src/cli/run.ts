@@ -51,6 +51,7 @@ export async function startNode(
       positionFile: path.join(config.stateDir, "fail2ban-log.position.json"),
       jails: config.watch.jails,
       ownJail: "f2bp2p",
+      onError: (err) => watchLog.warn("fail2ban log watch problem", { error: String(err) }),
       onBan: async (ip, jail) => {
         const result = node.reportLocal(ip, jail);
         watchLog.info("fail2ban ban reported", { ip, jail, status: result.status });

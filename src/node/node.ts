@@ -4,6 +4,7 @@ import * as zmq from "zeromq";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { type Identity, shortId } from "../keys/identity.js";
+import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
 import type { RejectCode } from "../protocol/rejections.js";
@@ -37,7 +38,8 @@ export interface Friend {
 export type LocalReportResult =
   | { readonly status: "accepted" | "duplicate"; readonly score: number; readonly banned: boolean }
   | { readonly status: "ignored"; readonly reason: string }
-  | { readonly status: "invalid-ip" };
+  | { readonly status: "invalid-ip" }
+  | { readonly status: "invalid-jail" };
 
 export interface NodeStats {
   messages: number;
@@ -55,6 +57,8 @@ export interface NodeEvents {
 }
 
 const EXPIRE_EVERY_MS = 60_000;
+/** How far before a detected disconnect a resend reaches back: the drop is noticed late. */
+const RESEND_SLACK_MS = 10_000;
 
 /**
  * A running f2bp2p node: verifies what friends send, keeps the ledger, writes the bans log and passes
@@ -127,8 +131,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       friendKey: signingKey,
       signer: this.identity.signer,
       log: this.#c.log.child({ component: `friend:${config.name}` }),
+      now: this.#c.now,
+      onReconnect: (downSince) => this.#resend(friend, downSince - RESEND_SLACK_MS),
     });
-    return { config, signingKey, key: signingKey.toString("hex"), link };
+    const friend: Friend = { config, signingKey, key: signingKey.toString("hex"), link };
+    return friend;
   }
 
   get friends(): readonly Friend[] {
@@ -189,6 +196,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   reportLocal(ipText: string, jail: string): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
+    if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
     if (this.#neverBan.has(ip.text)) {
       this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
       return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
@@ -208,7 +216,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     );
     this.#ownReports.set(ip.text, signed);
     this.stats.localReports++;
-    const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [] });
+    const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
     this.#afterAccept(outcome, signed, undefined);
     return { status: "accepted", score: this.#ledger.score(ip.text), banned: this.#ledger.isBanned(ip.text) };
   }
@@ -241,7 +249,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
-      const outcome = this.#ledger.apply({ signed: checked.value, trust, via: hop.key, path: entry.path });
+      const outcome = this.#ledger.apply({
+        signed: checked.value,
+        trust,
+        via: hop.key,
+        path: entry.path,
+        at: now,
+      });
       this.#afterAccept(outcome, checked.value, hop);
     });
   }
@@ -290,6 +304,26 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const report = { bytes: signed.bytes, signature: signed.signature };
     for (const friend of targets)
       friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report });
+  }
+
+  /** Sends a friend that came back what it may have missed, by the usual forwarding rules. */
+  #resend(friend: Friend, since: number): void {
+    let count = 0;
+    for (const known of this.#ledger.acceptedSince(since)) {
+      const pathKeys = new Set(known.path.map((k) => k.toString("hex")));
+      const from = known.via === VIA_SELF ? undefined : known.via;
+      if (
+        forwardTargets([friend], pathKeys, known.path.length, known.trust, this.config.maxHops, from)
+          .length === 0
+      )
+        continue;
+      const report = { bytes: known.signed.bytes, signature: known.signed.signature };
+      const path = [...known.path, this.identity.signingPublicKey];
+      friend.link.enqueue({ entry: { id: known.signed.id, trust: known.trust, path }, report });
+      count++;
+    }
+    if (count > 0)
+      this.#c.log.info("resent to reconnected friend", { friend: friend.config.name, reports: count });
   }
 
   #rejected(code: RejectCode, friend: Friend | undefined): void {

@@ -4,7 +4,7 @@ import { MAX_IP_BYTES } from "./constants.js";
 export type IpFamily = 4 | 6;
 
 export interface ParsedIp {
-  /** Canonical text: dotted quad for IPv4, RFC 5952 lower-case compressed IPv6. */
+  /** Canonical text: dotted quad for IPv4; for IPv6 what net.SocketAddress writes (RFC 5952 style, lower case, compressed; IPv4-compatible forms keep a dotted tail). */
   readonly text: string;
   readonly family: IpFamily;
 }

@@ -3,7 +3,8 @@
  * stable strings that appear in logs and metrics, and docs/protocol.md lists them all.
  */
 export type RejectCode =
-  // Whole message
+  // Mostly about the whole message; malformed, bad-version, bad-kind and frame-too-large are also
+  // given to a single report inside an envelope that is itself fine.
   | "bad-frame-count"
   | "frame-too-large"
   | "bad-version"

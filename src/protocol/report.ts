@@ -9,11 +9,10 @@ import {
   PROTOCOL_VERSION,
   REPORT_HEADER_BYTES,
   REPORT_SIGNING_TAG,
-  SIGNATURE_BYTES,
 } from "./constants.js";
 import { isCanonicalIp } from "./ip.js";
 import { ok, type Result, reject } from "./rejections.js";
-import { sha256, signTagged, verifyTagged } from "./signing.js";
+import { sha256, signTagged } from "./signing.js";
 
 /** What an origin says: "I banned this IP at this time". Signed once by the origin, never changed. */
 export interface OriginReport {
@@ -74,15 +73,4 @@ export function decodeReport(bytes: Buffer): Result<OriginReport> {
   if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return reject("invalid-jail");
   const origin = Buffer.from(bytes.subarray(12, 12 + KEY_BYTES));
   return ok({ ip, time, origin, jail });
-}
-
-/** Decodes and verifies the origin's signature over the bytes that arrived. */
-export function openReport(bytes: Buffer, signature: Buffer): Result<SignedReport> {
-  if (signature.length !== SIGNATURE_BYTES) return reject("malformed");
-  const decoded = decodeReport(bytes);
-  if (!decoded.ok) return decoded;
-  if (!verifyTagged(REPORT_SIGNING_TAG, bytes, signature, decoded.value.origin)) {
-    return reject("bad-origin-signature");
-  }
-  return ok({ report: decoded.value, bytes, signature, id: sha256(bytes) });
 }

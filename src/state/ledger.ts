@@ -9,6 +9,8 @@ export interface KnownReport {
   path: readonly Buffer[];
   via: string;
   readonly expiresAt: number;
+  /** When this node last accepted a copy of it (its clock): what a resend after a reconnect looks at. */
+  acceptedAt: number;
 }
 
 interface OriginContribution extends Contribution {
@@ -26,6 +28,8 @@ interface IpRecord {
 /** An arrival the ledger accepts: a report, where it came through and the trust it carries here. */
 export interface Arrival {
   readonly signed: SignedReport;
+  /** Local time of arrival; the journal does not keep it, replay uses the replay time. */
+  readonly at?: number;
   readonly trust: number;
   readonly via: string;
   readonly path: readonly Buffer[];
@@ -81,7 +85,15 @@ export class Ledger {
       return { kind: "no-gain", known: previous };
     }
     const expiresAt = arrival.signed.report.time + this.#options.lifetimeMs;
-    const known: KnownReport = previous ?? { signed: arrival.signed, trust: 0, path: [], via: "", expiresAt };
+    const known: KnownReport = previous ?? {
+      signed: arrival.signed,
+      trust: 0,
+      path: [],
+      via: "",
+      expiresAt,
+      acceptedAt: 0,
+    };
+    known.acceptedAt = arrival.at ?? arrival.signed.report.time;
     known.trust = arrival.trust;
     known.path = arrival.path;
     known.via = arrival.via;
@@ -107,6 +119,11 @@ export class Ledger {
     }
   }
 
+  /** Reports accepted at or after `since` (local clock), for resending to a friend that reconnected. */
+  *acceptedSince(since: number): Generator<KnownReport> {
+    for (const known of this.#reports.values()) if (known.acceptedAt >= since) yield known;
+  }
+
   /** Current score of an IP (0 when unknown). */
   score(ip: string): number {
     const record = this.#ips.get(ip);
@@ -117,7 +134,7 @@ export class Ledger {
     return this.#ips.get(ip)?.banned ?? false;
   }
 
-  /** Hop count of the contribution that is strongest for an IP, and its origin; for the bans log. */
+  /** Origin (hex key) and hop count of the strongest contribution to an IP, for status and the demo. */
   strongest(ip: string): { origin: string; hops: number } | undefined {
     const record = this.#ips.get(ip);
     if (record === undefined) return undefined;
@@ -141,7 +158,10 @@ export class Ledger {
     return ipScore(record.contributions.values(), this.#options.trustOfVia);
   }
 
-  /** One origin counts once per IP: its strongest live report, kept alive by its newest one. */
+  /**
+   * One origin counts once per IP: with the highest trust any of its reports of the IP reached,
+   * for as long as its newest report of the IP lives.
+   */
   #contribute(record: IpRecord, originHex: string, known: KnownReport): void {
     const current = record.contributions.get(originHex);
     if (current === undefined) {

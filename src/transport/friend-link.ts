@@ -22,6 +22,13 @@ export interface FriendLinkOptions {
   readonly log: Logger;
   /** Reports kept for a friend that is away; beyond this the oldest are dropped and counted. */
   readonly maxQueued?: number;
+  readonly now: () => number;
+  /**
+   * Called when the friend is back after a disconnect, with the time the link went down. ZeroMQ
+   * PUSH has no acknowledgements: what was in flight when the connection dropped is gone, so the
+   * node sends again what it accepted around and after that time. Duplicates are dropped by id.
+   */
+  readonly onReconnect?: (downSince: number) => void;
 }
 
 /**
@@ -38,6 +45,7 @@ export class FriendLink {
   #closed = false;
   #dropped = 0;
   #connected = false;
+  #downSince: number | undefined;
   sent = 0;
 
   constructor(options: FriendLinkOptions) {
@@ -57,9 +65,13 @@ export class FriendLink {
     this.#socket.events.on("handshake", () => {
       this.#connected = true;
       options.log.info("connected", { endpoint: options.endpoint });
+      const downSince = this.#downSince;
+      this.#downSince = undefined;
+      if (downSince !== undefined) options.onReconnect?.(downSince);
     });
     this.#socket.events.on("disconnect", () => {
       this.#connected = false;
+      this.#downSince ??= options.now();
       options.log.warn("disconnected; reconnecting", { endpoint: options.endpoint });
     });
     this.#socket.events.on("handshake:error:auth", () =>

@@ -1,6 +1,9 @@
 import * as zmq from "zeromq";
 import { MAX_FRAME_BYTES } from "../protocol/constants.js";
 import type { Logger } from "../util/logger.js";
+
+const CURVE_OVERHEAD_BYTES = 256;
+
 import { ZapAuthenticator, type ZapPolicy } from "./zap.js";
 
 export interface ListenerOptions {
@@ -33,7 +36,8 @@ export class Listener {
       curvePublicKey: options.curvePublicKey,
       curveSecretKey: options.curveSecretKey,
       zapDomain: options.zapDomain,
-      maxMessageSize: MAX_FRAME_BYTES,
+      // libzmq applies the limit to the encrypted frame: leave room for CURVE's box overhead.
+      maxMessageSize: MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES,
       receiveHighWaterMark: 10_000,
       linger: 0,
     });
