@@ -6,26 +6,23 @@ export interface LeanReportArgs {
 }
 
 /**
- * Recognises exactly `[-c FILE|--config FILE|--config=FILE] report IP [--jail NAME|--jail=NAME]`.
- * Returns null for anything else (help, typos, extra words) so yargs can explain it properly.
+ * Recognises exactly `report IP` with `-c FILE`/`--config FILE`/`--config=FILE` and
+ * `--jail NAME`/`--jail=NAME` anywhere around it. Returns null for anything else (help, typos,
+ * extra words) so yargs can explain it properly.
  */
 export function leanReportArgs(args: readonly string[]): LeanReportArgs | null {
   let config: string | undefined;
-  let i = 0;
-  for (; i < args.length && args[i] !== "report"; i++) {
+  let jail: string | undefined;
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if ((arg === "-c" || arg === "--config") && i + 1 < args.length) config = args[++i];
     else if (arg.startsWith("--config=")) config = arg.slice("--config=".length);
-    else return null;
-  }
-  const ip = args[i + 1];
-  if (args[i] !== "report" || ip === undefined || ip.startsWith("-")) return null;
-  let jail: string | undefined;
-  for (let j = i + 2; j < args.length; j++) {
-    const arg = args[j]!;
-    if (arg === "--jail" && j + 1 < args.length) jail = args[++j];
+    else if (arg === "--jail" && i + 1 < args.length) jail = args[++i];
     else if (arg.startsWith("--jail=")) jail = arg.slice("--jail=".length);
-    else return null;
+    else if (arg.startsWith("-")) return null;
+    else words.push(arg);
   }
-  return { config, ip, jail };
+  if (words.length !== 2 || words[0] !== "report") return null;
+  return { config, ip: words[1]!, jail };
 }

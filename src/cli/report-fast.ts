@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import YAML from "yaml";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
@@ -28,7 +27,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     process.stderr.write(`f2bp2p report: jail '${args.jail}' must be 1-32 of [A-Za-z0-9._-]\n`);
     return EXIT_USAGE;
   }
-  const socketPath = controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
+  const socketPath = await controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
   if (typeof socketPath !== "string") {
     process.stderr.write(`f2bp2p report: ${socketPath.error}\n`);
     return EXIT_USAGE;
@@ -57,15 +56,42 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
   }
 }
 
-function controlSocketOf(configFile: string): string | { error: string } {
+/** A plain one-line `control_socket: PATH` at the top level, the form every config in practice uses. */
+const PLAIN_SOCKET_LINE =
+  /^control_socket:[ \t]*(?:"([^"\\]*)"|'([^']*)'|([^\s#'"|>&*!%@`{[][^#\n]*?))[ \t]*(?:#.*)?$/m;
+
+/**
+ * The value of a plain top-level `control_socket:` line; the default when the key is absent; null
+ * when the key is written in a form only a YAML parser reads right.
+ */
+export function plainControlSocket(text: string): string | null {
+  const plain = PLAIN_SOCKET_LINE.exec(text);
+  if (plain) return plain[1] ?? plain[2] ?? plain[3] ?? null;
+  return /^control_socket\s*:/m.test(text) ? null : DEFAULT_SOCKET;
+}
+
+/**
+ * The control socket path from the config. Loading the YAML library costs about as much as the rest
+ * of this command, so a plain `control_socket:` line is read directly and the full parser is loaded
+ * only for anything fancier.
+ */
+async function controlSocketOf(configFile: string): Promise<string | { error: string }> {
   const file = path.resolve(configFile);
-  let data: unknown;
+  let text: string;
   try {
-    data = YAML.parse(fs.readFileSync(file, "utf8"));
+    text = fs.readFileSync(file, "utf8");
   } catch (err: unknown) {
     return { error: `cannot read config ${file}: ${(err as Error).message}` };
   }
-  const value = (data as Record<string, unknown> | null)?.control_socket ?? DEFAULT_SOCKET;
-  if (typeof value !== "string") return { error: `${file}: control_socket must be a path` };
+  let value: unknown = plainControlSocket(text);
+  if (value === null) {
+    try {
+      const YAML = await import("yaml");
+      value = (YAML.parse(text) as Record<string, unknown> | null)?.control_socket ?? DEFAULT_SOCKET;
+    } catch (err: unknown) {
+      return { error: `cannot read config ${file}: ${(err as Error).message}` };
+    }
+  }
+  if (typeof value !== "string" || value === "") return { error: `${file}: control_socket must be a path` };
   return path.resolve(path.dirname(file), value);
 }
