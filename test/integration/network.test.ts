@@ -32,6 +32,17 @@ const line = (names: string[], trust = 80): NetworkSpec => ({
   links: names.slice(1).map((b, i) => [names[i]!, b, trust, trust] as const),
 });
 
+/** Two origins, each two hops from `far` through its own middle node. */
+const TWO_ORIGINS: NetworkSpec = {
+  nodes: ["o1", "o2", "m1", "m2", "far"].map((name) => ({ name })),
+  links: [
+    ["o1", "m1"],
+    ["o2", "m2"],
+    ["m1", "far"],
+    ["m2", "far"],
+  ],
+};
+
 describe("integration: relay over real ZeroMQ on loopback", () => {
   it("decays trust along a line of five: 100, 80, 64, 51, 40, and only the first two ban at 80", async () => {
     const names = ["n1", "n2", "n3", "n4", "n5"];
@@ -92,15 +103,7 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
   });
 
   it("two origins two hops away push a far node over its threshold together", async () => {
-    const net = await start({
-      nodes: ["o1", "o2", "m1", "m2", "far"].map((name) => ({ name })),
-      links: [
-        ["o1", "m1"],
-        ["o2", "m2"],
-        ["m1", "far"],
-        ["m2", "far"],
-      ],
-    });
+    const net = await start(TWO_ORIGINS);
     const ip = "192.0.2.44";
     net.node("o1").reportLocal(ip, "sshd");
     await waitFor(() => net.node("far").ledger.score(ip) === 64, 5000, "first report at far");
@@ -112,15 +115,7 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
   });
 
   it("a restarted node keeps its scores and bans: no partial score lost, no ban written twice", async () => {
-    const net = await start({
-      nodes: ["o1", "o2", "m1", "m2", "far"].map((name) => ({ name })),
-      links: [
-        ["o1", "m1"],
-        ["o2", "m2"],
-        ["m1", "far"],
-        ["m2", "far"],
-      ],
-    });
+    const net = await start(TWO_ORIGINS);
     net.node("o1").reportLocal("192.0.2.50", "sshd");
     net.node("o1").reportLocal("192.0.2.51", "sshd");
     net.node("o2").reportLocal("192.0.2.51", "sshd");
