@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { Fail2banLogWatcher, type Fail2banLogWatcherOptions } from "../../src/ingest/log-follower.js";
+import { requireFail2ban, startFail2ban } from "../helpers/fail2ban.js";
 import { waitFor } from "../helpers/wait.js";
-
-const run = promisify(execFile);
 
 let dir: string;
 let logPath: string;
@@ -131,67 +128,47 @@ describe("Fail2banLogWatcher (log lines written by the test)", () => {
 });
 
 /** fail2ban-server is the real thing here; without it the test fails on CI and is skipped elsewhere. */
-async function fail2banInstalled(): Promise<boolean> {
-  try {
-    await run("fail2ban-server", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("Fail2banLogWatcher with a real fail2ban-server", () => {
   it("reports real Ban lines, not Restore Ban after a restart, not the f2bp2p jail", async (t) => {
-    if (!(await fail2banInstalled())) {
-      if (process.env.CI)
-        assert.fail("fail2ban-server not found: install fail2ban (apt-get install fail2ban)");
+    if (!(await requireFail2ban(t))) {
       await rm(dir, { recursive: true, force: true }); // afterEach does not run for a skipped test
-      t.skip("fail2ban not installed");
       return;
     }
-    const conf = join(dir, "conf");
-    const sock = join(dir, "f2b.sock");
-    await mkdir(join(conf, "filter.d"), { recursive: true });
-    await mkdir(join(conf, "action.d"), { recursive: true });
-    await writeFile(
-      join(conf, "fail2ban.conf"),
-      `[Definition]\nloglevel = INFO\nlogtarget = ${logPath}\nsocket = ${sock}\npidfile = ${join(dir, "f2b.pid")}\n` +
-        `dbfile = ${join(dir, "f2b.sqlite3")}\n`,
-    );
-    await writeFile(join(conf, "filter.d", "t.conf"), "[Definition]\nfailregex = ^FAIL <ADDR>$\n");
-    await writeFile(
-      join(conf, "action.d", "noop.conf"),
-      "[Definition]\nactionban = true\nactionunban = true\n",
-    );
     await writeFile(join(dir, "in.log"), "");
-    const jail = (name: string) =>
-      `[${name}]\nenabled = true\nfilter = t\nbackend = polling\nlogpath = ${join(dir, "in.log")}\naction = noop\n`;
-    await writeFile(join(conf, "jail.local"), jail("sshd") + jail("nginx") + jail("f2bp2p"));
-    const client = (...args: string[]) => run("fail2ban-client", ["-s", sock, ...args]);
-    const server = () =>
-      run("fail2ban-server", ["-c", conf, "-s", sock, "-p", join(dir, "f2b.pid"), "-b", "-x"]);
+    const jail = {
+      enabled: true,
+      filter: "t",
+      backend: "polling",
+      logpath: join(dir, "in.log"),
+      action: "noop",
+    };
 
-    // Started before fail2ban creates its log: the new file is read from its start.
+    // Started before fail2ban creates its log (dir/fail2ban.log): the new file is read from its start.
     const { bans, errors } = await watchLog({ jails: ["sshd", "f2bp2p"] });
-    await server();
+    const server = await startFail2ban({
+      dir,
+      jails: { sshd: jail, nginx: jail, f2bp2p: jail },
+      filters: { t: "[Definition]\nfailregex = ^FAIL <ADDR>$\n" },
+      actions: { noop: "[Definition]\nactionban = true\nactionunban = true\n" },
+    });
+    assert.equal(server.logFile, logPath);
     try {
-      await client("set", "sshd", "banip", "203.0.113.60");
-      await client("set", "nginx", "banip", "203.0.113.61");
-      await client("set", "f2bp2p", "banip", "203.0.113.62");
-      await client("set", "sshd", "banip", "2001:db8::63");
+      await server.client("set", "sshd", "banip", "203.0.113.60");
+      await server.client("set", "nginx", "banip", "203.0.113.61");
+      await server.client("set", "f2bp2p", "banip", "203.0.113.62");
+      await server.client("set", "sshd", "banip", "2001:db8::63");
       await waitFor(() => bans.length >= 2, 10_000, "two sshd bans");
-      await client("stop");
       // Same database: the bans come back as "Restore Ban", which must not be reported again.
-      await server();
+      await server.restart();
       await waitFor(
-        async () => (await client("get", "sshd", "banned")).stdout.includes("203.0.113.60"),
+        async () => (await server.banned("sshd")).includes("203.0.113.60"),
         10_000,
         "restored ban",
       );
-      await client("set", "sshd", "banip", "198.51.100.64");
+      await server.client("set", "sshd", "banip", "198.51.100.64");
       await waitFor(() => bans.some((b) => b.ip === "198.51.100.64"), 10_000, "ban after restart");
     } finally {
-      await client("stop").catch(() => undefined);
+      await server.stop();
     }
     assert.deepEqual(bans, [
       { ip: "203.0.113.60", jail: "sshd" },
