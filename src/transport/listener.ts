@@ -58,17 +58,32 @@ export class Listener {
     return this.#socket.lastEndpoint ?? this.#options.endpoint;
   }
 
+  /**
+   * Receives until the socket is closed. zeromq.js now and then rejects a receive with EAGAIN when a
+   * burst of CURVE traffic made the socket look readable with nothing to read; that is not an end,
+   * so the loop goes on (iterating with `for await` would stop for good on the first one).
+   */
   async #receive(): Promise<void> {
-    try {
-      for await (const frames of this.#socket) {
-        try {
-          await this.#options.onMessage(frames);
-        } catch (err: unknown) {
-          this.#options.log.error("bug: message handler threw", { error: String(err) });
+    let failuresInARow = 0;
+    while (!this.#socket.closed) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+        failuresInARow = 0;
+      } catch (err: unknown) {
+        if (this.#socket.closed) return;
+        if ((err as { code?: string }).code !== "EAGAIN") {
+          this.#options.log.error("receive failed", { error: String(err) });
         }
+        // Yield to the event loop so a persistent failure cannot spin; back off a little if it repeats.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(++failuresInARow, 100)));
+        continue;
       }
-    } catch (err: unknown) {
-      if (!this.#socket.closed) this.#options.log.error("receive loop ended", { error: String(err) });
+      try {
+        await this.#options.onMessage(frames);
+      } catch (err: unknown) {
+        this.#options.log.error("bug: message handler threw", { error: String(err) });
+      }
     }
   }
 
