@@ -40,7 +40,7 @@ export async function demo(options: { nodes: number; out: (text: string) => void
     for (const [name, node] of network.nodes) {
       const score = node.ledger.score(ATTACKER);
       const banned = network.bansLog(name).includes(` BAN ${ATTACKER} `);
-      const hops = node.ledger.strongest(ATTACKER)?.hops ?? "-";
+      const hops = node.ledger.contributions(ATTACKER)[0]?.hops ?? "-";
       const at = reachedAt.get(name);
       const after = at === undefined ? "-" : `${(at - started).toFixed(1)} ms`;
       out(

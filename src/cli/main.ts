@@ -1,5 +1,6 @@
 import yargs from "yargs";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
+import type { ControlResponse } from "../node/control-protocol.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
@@ -83,15 +84,16 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     )
     .command(
       "status",
-      "Show what the running node is doing: friends, counters, rejections",
-      {},
+      "Show what the running node is doing: friends, counters, rejections; or one address's score",
+      (y) =>
+        y
+          .option("ip", { type: "string", description: "Show this address's score and who reported it" })
+          .example("$0 status", "")
+          .example("$0 status --ip 203.0.113.7", ""),
       async (a) => {
         const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
         try {
-          const answer = await askNode(config.controlSocket, { op: "status" });
-          process.stdout.write(
-            `${JSON.stringify(answer.ok && "node" in answer ? answer.node : answer, null, 2)}\n`,
-          );
+          exitCode = await status(config.controlSocket, a.ip);
         } catch (err: unknown) {
           if (!(err instanceof NodeNotRunningError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
@@ -144,6 +146,32 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(`f2bp2p: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT_FAILURE;
   }
+}
+
+async function status(socketPath: string, ip: string | undefined): Promise<number> {
+  if (ip === undefined) {
+    const answer = await askNode(socketPath, { op: "status" });
+    process.stdout.write(
+      `${JSON.stringify(answer.ok && "node" in answer ? answer.node : answer, null, 2)}\n`,
+    );
+    return EXIT_OK;
+  }
+  const answer = await askNode(socketPath, { op: "score", ip });
+  if (!answer.ok) {
+    process.stderr.write(`f2bp2p status: ${answer.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (answer.status === "score") process.stdout.write(formatScore(answer));
+  return EXIT_OK;
+}
+
+function formatScore(s: Extract<ControlResponse, { status: "score" }>): string {
+  const lines = [
+    `${s.ip}: score ${s.score} (threshold ${s.threshold}), ${s.banned ? "banned" : "not banned"}`,
+  ];
+  for (const o of s.origins)
+    lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
+  return `${lines.join("\n")}\n`;
 }
 
 class UsageErrorFromYargs extends Error {

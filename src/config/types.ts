@@ -12,6 +12,11 @@ export interface NodeConfig {
   readonly reportLifetimeSeconds: number;
   /** Longest path a report may travel, origin included (1–16). Default 6. */
   readonly maxHops: number;
+  /**
+   * Most live reports one friend may bring into this node's memory (1000–10,000,000, default
+   * 1,000,000). A friend can sign reports as invented origins; this keeps one from exhausting memory.
+   */
+  readonly maxReportsPerFriend: number;
   /** File that fail2ban's f2bp2p jail watches. */
   readonly bansLog: string;
   /** Unix socket for `f2bp2p report`, created with mode 0660. */

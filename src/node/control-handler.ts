@@ -1,3 +1,6 @@
+import { shortId } from "../keys/identity.js";
+import { parseIp } from "../protocol/ip.js";
+import { VIA_SELF } from "../trust/rules.js";
 import type { ControlRequest, ControlResponse } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
 
@@ -6,6 +9,7 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
   return {
     handle(request) {
       if (request.op === "status") return { ok: true, status: "status", node: statusOf(node) };
+      if (request.op === "score") return scoreOf(node, request.ip);
       const result = node.reportLocal(request.ip, request.jail ?? "");
       switch (result.status) {
         case "invalid-ip":
@@ -31,6 +35,27 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
   };
 }
 
+/** What the node knows of one address: its score, whether it is banned, each origin's share. */
+function scoreOf(node: F2bNode, ipText: string): ControlResponse {
+  const ip = parseIp(ipText);
+  if (ip === null)
+    return { ok: false, error: "invalid-ip", message: `'${ipText}' is not an IPv4 or IPv6 address` };
+  return {
+    ok: true,
+    status: "score",
+    ip: ip.text,
+    score: node.ledger.score(ip.text),
+    threshold: node.config.threshold,
+    banned: node.ledger.isBanned(ip.text),
+    origins: node.ledger.contributions(ip.text).map((c) => ({
+      origin: shortId(Buffer.from(c.origin, "hex")),
+      trust: c.trust,
+      hops: c.hops,
+      via: c.via === VIA_SELF ? "self" : (node.friends.find((f) => f.key === c.via)?.config.name ?? "?"),
+    })),
+  };
+}
+
 export function statusOf(node: F2bNode): Record<string, unknown> {
   return {
     name: node.config.name,
@@ -48,6 +73,8 @@ export function statusOf(node: F2bNode): Record<string, unknown> {
       sent: f.link.sent,
       queued: f.link.queued,
       dropped: f.link.dropped,
+      reportsHeld: node.ledger.broughtBy(f.key),
+      rejected: f.rejected,
     })),
   };
 }

@@ -4,10 +4,22 @@
  */
 export const MAX_CONTROL_LINE = 4096;
 
-export type ControlRequest = { op: "report"; ip: string; jail?: string } | { op: "status" };
+export type ControlRequest =
+  | { op: "report"; ip: string; jail?: string }
+  | { op: "status" }
+  | { op: "score"; ip: string };
 
 export type ControlResponse =
   | { ok: true; status: "accepted" | "duplicate"; ip: string; score: number; banned: boolean }
   | { ok: true; status: "ignored"; ip: string; reason: string }
   | { ok: true; status: "status"; node: Record<string, unknown> }
+  | {
+      ok: true;
+      status: "score";
+      ip: string;
+      score: number;
+      threshold: number;
+      banned: boolean;
+      origins: { origin: string; trust: number; hops: number; via: string }[];
+    }
   | { ok: false; error: "invalid-ip" | "invalid-jail" | "bad-request"; message: string };

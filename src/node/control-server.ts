@@ -87,6 +87,10 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
     return { ok: false, error: "bad-request", message: "not an object" };
   const { op, ip, jail } = data as Record<string, unknown>;
   if (op === "status") return { op };
+  if (op === "score")
+    return typeof ip === "string"
+      ? { op, ip }
+      : { ok: false, error: "invalid-ip", message: "ip must be a string" };
   if (op !== "report") return { ok: false, error: "bad-request", message: "unknown op" };
   if (typeof ip !== "string") return { ok: false, error: "invalid-ip", message: "ip must be a string" };
   if (jail !== undefined && (typeof jail !== "string" || !JAIL_NAME_PATTERN.test(jail))) {

@@ -15,6 +15,7 @@ import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
+import { OncePer } from "../util/once-per.js";
 import { BansLog } from "./bans-log.js";
 import { checkEntry } from "./check-entry.js";
 import { NeverBan } from "./never-ban.js";
@@ -33,6 +34,8 @@ export interface Friend {
   /** Signing key as lower-case hex: the `via` of its contributions and the forwarding key. */
   readonly key: string;
   readonly link: FriendLink;
+  /** Messages and reports from this friend refused, by reason: a misbehaving friend shows here. */
+  readonly rejected: Partial<Record<RejectCode, number>>;
 }
 
 export type LocalReportResult =
@@ -99,10 +102,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       lifetimeMs: config.reportLifetimeSeconds * 1000,
       threshold: config.threshold,
       trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
+      maxReportsPerFriend: config.maxReportsPerFriend,
     });
     this.#bansLog = new BansLog(config.bansLog);
     this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
+    const refusals = new OncePer(60_000);
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
@@ -112,7 +117,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       zapDomain: `f2bp2p-${this.id}`,
       policy: {
         admit: (key) => curveKeys.get(key),
-        denied: (address) => this.#c.log.warn("refused connection from unknown key", { address }),
+        denied: (address, key) => {
+          if (refusals.allow(address, this.#c.now())) {
+            this.#c.log.warn("refused connection from unknown key", { address, key });
+          }
+        },
       },
       log: components.log.child({ component: "listener" }),
       onMessage: (frames) => this.handleMessage(frames),
@@ -134,7 +143,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       now: this.#c.now,
       onReconnect: (downSince) => this.#resend(friend, downSince - RESEND_SLACK_MS),
     });
-    const friend: Friend = { config, signingKey, key: signingKey.toString("hex"), link };
+    const friend: Friend = { config, signingKey, key: signingKey.toString("hex"), link, rejected: {} };
     return friend;
   }
 
@@ -217,7 +226,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#ownReports.set(ip.text, signed);
     this.stats.localReports++;
     const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
-    this.#afterAccept(outcome, signed, undefined);
+    if (outcome.kind !== "over-quota") this.#afterAccept(outcome, signed, undefined);
     return { status: "accepted", score: this.#ledger.score(ip.text), banned: this.#ledger.isBanned(ip.text) };
   }
 
@@ -256,11 +265,16 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         path: entry.path,
         at: now,
       });
-      this.#afterAccept(outcome, checked.value, hop);
+      if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
+      else this.#afterAccept(outcome, checked.value, hop);
     });
   }
 
-  #afterAccept(outcome: Outcome, signed: SignedReport, from: Friend | undefined): void {
+  #afterAccept(
+    outcome: Exclude<Outcome, { kind: "over-quota" }>,
+    signed: SignedReport,
+    from: Friend | undefined,
+  ): void {
     if (outcome.kind === "no-gain") {
       this.stats.noGain++;
       return;
@@ -328,6 +342,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   #rejected(code: RejectCode, friend: Friend | undefined): void {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
+    if (friend !== undefined) friend.rejected[code] = (friend.rejected[code] ?? 0) + 1;
     this.#c.log.debug("rejected", { code, friend: friend?.config.name ?? "?" });
     this.emit("report:rejected", { code, friend: friend?.config.name });
   }
@@ -342,7 +357,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     let restored = 0;
     for (const arrival of this.#journal.read()) {
       if (now - arrival.signed.report.time >= lifetimeMs) continue;
-      this.#ledger.apply(arrival);
+      this.#ledger.apply(arrival); // refused only if max_reports_per_friend was lowered since
       if (arrival.via === VIA_SELF) this.#ownReports.set(arrival.signed.report.ip, arrival.signed);
       restored++;
     }

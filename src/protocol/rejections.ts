@@ -25,7 +25,9 @@ export type RejectCode =
   | "loop"
   | "expired"
   | "from-future"
-  | "own-report";
+  | "own-report"
+  // Local policy, not a protocol error: the sending friend already fills its share of our memory.
+  | "over-quota";
 
 export type Result<T> =
   | { readonly ok: true; readonly value: T }

@@ -1,5 +1,5 @@
 import type { SignedReport } from "../protocol/report.js";
-import { type Contribution, ipScore, isImprovement, reachesThreshold } from "../trust/rules.js";
+import { type Contribution, ipScore, isImprovement, reachesThreshold, VIA_SELF } from "../trust/rules.js";
 
 /** What we know of one report (by message id): its best trust here and the path that gave it. */
 export interface KnownReport {
@@ -11,6 +11,8 @@ export interface KnownReport {
   readonly expiresAt: number;
   /** When this node last accepted a copy of it (its clock): what a resend after a reconnect looks at. */
   acceptedAt: number;
+  /** The neighbour whose copy was first accepted: the report counts against its quota until it expires. */
+  readonly broughtBy: string;
 }
 
 interface OriginContribution extends Contribution {
@@ -37,6 +39,7 @@ export interface Arrival {
 
 export type Outcome =
   | { readonly kind: "no-gain"; readonly known: KnownReport }
+  | { readonly kind: "over-quota" }
   | {
       readonly kind: "accepted";
       readonly known: KnownReport;
@@ -49,6 +52,8 @@ export interface LedgerOptions {
   readonly lifetimeMs: number;
   readonly threshold: number;
   readonly trustOfVia: (via: string) => number;
+  /** Most live reports one friend may bring in (our own are not limited). */
+  readonly maxReportsPerFriend: number;
 }
 
 /**
@@ -59,6 +64,7 @@ export interface LedgerOptions {
 export class Ledger {
   readonly #reports = new Map<string, KnownReport>();
   readonly #ips = new Map<string, IpRecord>();
+  readonly #broughtCount = new Map<string, number>();
   readonly #options: LedgerOptions;
 
   constructor(options: LedgerOptions) {
@@ -84,6 +90,7 @@ export class Ledger {
     if (previous !== undefined && !isImprovement(previous.trust, arrival.trust)) {
       return { kind: "no-gain", known: previous };
     }
+    if (previous === undefined && this.#overQuota(arrival.via)) return { kind: "over-quota" };
     const expiresAt = arrival.signed.report.time + this.#options.lifetimeMs;
     const known: KnownReport = previous ?? {
       signed: arrival.signed,
@@ -92,7 +99,10 @@ export class Ledger {
       via: "",
       expiresAt,
       acceptedAt: 0,
+      broughtBy: arrival.via,
     };
+    if (previous === undefined)
+      this.#broughtCount.set(arrival.via, (this.#broughtCount.get(arrival.via) ?? 0) + 1);
     known.acceptedAt = arrival.at ?? arrival.signed.report.time;
     known.trust = arrival.trust;
     known.path = arrival.path;
@@ -134,24 +144,38 @@ export class Ledger {
     return this.#ips.get(ip)?.banned ?? false;
   }
 
-  /** Origin (hex key) and hop count of the strongest contribution to an IP, for status and the demo. */
-  strongest(ip: string): { origin: string; hops: number } | undefined {
-    const record = this.#ips.get(ip);
-    if (record === undefined) return undefined;
-    let best: [string, OriginContribution] | undefined;
-    for (const entry of record.contributions)
-      if (best === undefined || entry[1].trust > best[1].trust) best = entry;
-    return best && { origin: best[0], hops: best[1].hops };
-  }
-
   /** Forgets reports and contributions whose lifetime is over; an IP with none left may be banned again. */
   expire(now: number): void {
-    for (const [id, known] of this.#reports) if (known.expiresAt <= now) this.#reports.delete(id);
+    for (const [id, known] of this.#reports) {
+      if (known.expiresAt > now) continue;
+      this.#reports.delete(id);
+      const left = (this.#broughtCount.get(known.broughtBy) ?? 1) - 1;
+      if (left > 0) this.#broughtCount.set(known.broughtBy, left);
+      else this.#broughtCount.delete(known.broughtBy);
+    }
     for (const [ip, record] of this.#ips) {
       for (const [origin, c] of record.contributions)
         if (c.expiresAt <= now) record.contributions.delete(origin);
       if (record.contributions.size === 0) this.#ips.delete(ip);
     }
+  }
+
+  /** Each origin's contribution to an IP (origin as hex key), strongest first. */
+  contributions(ip: string): { origin: string; trust: number; via: string; hops: number }[] {
+    const record = this.#ips.get(ip);
+    if (record === undefined) return [];
+    return [...record.contributions]
+      .map(([origin, c]) => ({ origin, trust: c.trust, via: c.via, hops: c.hops }))
+      .sort((a, b) => b.trust - a.trust);
+  }
+
+  /** Live reports each neighbour brought in, for status. */
+  broughtBy(via: string): number {
+    return this.#broughtCount.get(via) ?? 0;
+  }
+
+  #overQuota(via: string): boolean {
+    return via !== VIA_SELF && (this.#broughtCount.get(via) ?? 0) >= this.#options.maxReportsPerFriend;
   }
 
   #scoreOf(record: IpRecord): number {

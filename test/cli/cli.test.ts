@@ -143,11 +143,20 @@ describe("cli: run and report", () => {
     assert.equal(dup.code, 0);
     assert.match(dup.stdout, /duplicate/);
 
+    const score = await f2bp2p(["-c", files.configs.get("b")!, "status", "--ip", "203.0.113.7"]);
+    assert.equal(score.code, 0, score.stderr);
+    assert.match(
+      score.stdout,
+      /^203\.0\.113\.7: score 80 \(threshold 80\), banned\n {2}origin [0-9a-f]{12}: trust 80, 1 hop\(s\), via a\n$/,
+    );
+
     const status = await f2bp2p(["-c", files.configs.get("b")!, "status"]);
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout);
     assert.equal(parsed.stats.bans, 1);
     assert.equal(parsed.friends[0].name, "a");
+    assert.equal(parsed.friends[0].reportsHeld, 1);
+    assert.deepEqual(parsed.friends[0].rejected, {});
 
     // logrotate: move the bans log away, SIGHUP, and the next ban goes to a new file at the same path.
     fs.renameSync(bansB, `${bansB}.1`);

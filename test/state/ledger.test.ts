@@ -9,8 +9,13 @@ const T0 = 1_767_225_600_000;
 const DAY = 86_400_000;
 const friendTrust: Record<string, number> = { f80: 80, f60: 60, f100: 100 };
 
-function ledger(threshold = 80): Ledger {
-  return new Ledger({ lifetimeMs: DAY, threshold, trustOfVia: (via) => friendTrust[via] ?? 0 });
+function ledger(threshold = 80, maxReportsPerFriend = 1000): Ledger {
+  return new Ledger({
+    lifetimeMs: DAY,
+    threshold,
+    trustOfVia: (via) => friendTrust[via] ?? 0,
+    maxReportsPerFriend,
+  });
 }
 
 function report(originSeed: number, ip = "203.0.113.7", time = T0) {
@@ -73,7 +78,41 @@ describe("Ledger", () => {
     assert.ok(again.kind === "accepted" && again.banNow);
   });
 
-  it("names the strongest contribution's origin and hop count for the bans log", () => {
+  it("refuses new reports from a friend over its quota, until its older ones expire", () => {
+    const l = ledger(80, 3);
+    for (let seed = 10; seed < 13; seed++) {
+      assert.equal(
+        l.apply({ signed: report(seed, `192.0.2.${seed}`), trust: 60, via: "f60", path: [] }).kind,
+        "accepted",
+      );
+    }
+    assert.equal(
+      l.apply({ signed: report(20, "192.0.2.20"), trust: 60, via: "f60", path: [] }).kind,
+      "over-quota",
+    );
+    // Other friends and our own reports are not affected; a better copy of a held report still counts.
+    assert.equal(
+      l.apply({ signed: report(20, "192.0.2.20"), trust: 80, via: "f80", path: [] }).kind,
+      "accepted",
+    );
+    assert.equal(
+      l.apply({ signed: report(21, "192.0.2.21"), trust: 100, via: VIA_SELF, path: [] }).kind,
+      "accepted",
+    );
+    assert.equal(
+      l.apply({ signed: report(10, "192.0.2.10"), trust: 80, via: "f80", path: [] }).kind,
+      "accepted",
+    );
+    assert.equal(l.broughtBy("f60"), 3);
+    l.expire(T0 + DAY);
+    assert.equal(l.broughtBy("f60"), 0);
+    assert.equal(
+      l.apply({ signed: report(22, "192.0.2.22", T0 + DAY), trust: 60, via: "f60", path: [] }).kind,
+      "accepted",
+    );
+  });
+
+  it("lists contributions strongest first, with origin and hop count", () => {
     const l = ledger();
     const a = testKey(1);
     l.apply({
@@ -83,6 +122,8 @@ describe("Ledger", () => {
       path: [a.publicKey, testKey(7).publicKey, testKey(8).publicKey],
     });
     l.apply({ signed: report(2), trust: 64, via: "f80", path: [testKey(2).publicKey, testKey(7).publicKey] });
-    assert.deepEqual(l.strongest("203.0.113.7"), { origin: testKey(2).publicKey.toString("hex"), hops: 2 });
+    const [first, second] = l.contributions("203.0.113.7");
+    assert.deepEqual(first, { origin: testKey(2).publicKey.toString("hex"), trust: 64, via: "f80", hops: 2 });
+    assert.equal(second!.hops, 3);
   });
 });
