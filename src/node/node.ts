@@ -280,7 +280,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.stats.accepted++;
-    const { known, score } = outcome;
+    const { known, copy, score } = outcome;
     const { ip } = signed.report;
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
@@ -288,8 +288,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     // The ban line goes first: after a crash between the two, a re-sent report writes it again,
     // whereas a journaled report whose line was lost would never be banned.
     if (outcome.banNow) this.#ban(ip, score, origin, hops);
-    this.#journal.append({ signed, trust: known.trust, via: known.via, path: known.path });
-    this.#forward(signed, known.trust, known.path, from);
+    this.#journal.append(copy);
+    this.#forward(signed, copy.trust, copy.path, from);
   }
 
   #ban(ip: string, score: number, origin: string, hops: number): void {

@@ -1,5 +1,13 @@
 import type { SignedReport } from "../protocol/report.js";
-import { type Contribution, ipScore, isImprovement, reachesThreshold, VIA_SELF } from "../trust/rules.js";
+import {
+  type Contribution,
+  type CopyMark,
+  ipScore,
+  isImprovement,
+  reachesThreshold,
+  undominated,
+  VIA_SELF,
+} from "../trust/rules.js";
 
 /** What we know of one report (by message id): its best trust here and the path that gave it. */
 export interface KnownReport {
@@ -13,6 +21,8 @@ export interface KnownReport {
   acceptedAt: number;
   /** The neighbour whose copy was first accepted: the report counts against its quota until it expires. */
   readonly broughtBy: string;
+  /** Other copies with less trust but a shorter path than the best; absent in the common case. */
+  shorter?: CopyMark[];
 }
 
 interface OriginContribution extends Contribution {
@@ -43,6 +53,8 @@ export type Outcome =
   | {
       readonly kind: "accepted";
       readonly known: KnownReport;
+      /** The copy just accepted, which travels on: the best one, or a weaker one with a shorter path. */
+      readonly copy: Arrival;
       readonly score: number;
       /** True exactly once per IP lifetime: when its score first reaches the threshold. */
       readonly banNow: boolean;
@@ -83,33 +95,49 @@ export class Ledger {
     return this.#reports.get(id.toString("hex"));
   }
 
-  /** Records an arrival; accepts it only when it is new or carries more trust than the copy we hold. */
+  /** Records an arrival; accepts it only when it is new or improves on every copy we hold. */
   apply(arrival: Arrival): Outcome {
     const idHex = arrival.signed.id.toString("hex");
     const previous = this.#reports.get(idHex);
-    if (previous !== undefined && !isImprovement(previous.trust, arrival.trust)) {
-      return { kind: "no-gain", known: previous };
-    }
-    if (previous === undefined && this.#overQuota(arrival.via)) return { kind: "over-quota" };
+    if (previous !== undefined) return this.#another(previous, arrival);
+    if (this.#overQuota(arrival.via)) return { kind: "over-quota" };
     const expiresAt = arrival.signed.report.time + this.#options.lifetimeMs;
-    const known: KnownReport = previous ?? {
+    const known: KnownReport = {
       signed: arrival.signed,
-      trust: 0,
-      path: [],
-      via: "",
+      trust: arrival.trust,
+      path: arrival.path,
+      via: arrival.via,
       expiresAt,
-      acceptedAt: 0,
+      acceptedAt: arrival.at ?? arrival.signed.report.time,
       broughtBy: arrival.via,
     };
-    if (previous === undefined)
-      this.#broughtCount.set(arrival.via, (this.#broughtCount.get(arrival.via) ?? 0) + 1);
-    known.acceptedAt = arrival.at ?? arrival.signed.report.time;
-    known.trust = arrival.trust;
-    known.path = arrival.path;
-    known.via = arrival.via;
+    this.#broughtCount.set(arrival.via, (this.#broughtCount.get(arrival.via) ?? 0) + 1);
     this.#reports.set(idHex, known);
+    return this.#count(known, arrival);
+  }
 
-    const { ip, origin } = arrival.signed.report;
+  /** A further copy of a report we hold: kept if it improves on all held copies (rules.isImprovement). */
+  #another(known: KnownReport, arrival: Arrival): Outcome {
+    const best: CopyMark = { trust: known.trust, hops: known.path.length };
+    const held = known.shorter ? [best, ...known.shorter] : [best];
+    const offered: CopyMark = { trust: arrival.trust, hops: arrival.path.length };
+    if (!isImprovement(held, offered)) return { kind: "no-gain", known };
+    known.acceptedAt = arrival.at ?? arrival.signed.report.time;
+    const kept = undominated(held, offered);
+    if (offered.trust > known.trust) {
+      known.trust = arrival.trust;
+      known.path = arrival.path;
+      known.via = arrival.via;
+    }
+    const others = kept.filter((c) => c.trust < known.trust);
+    if (others.length > 0) known.shorter = others;
+    else delete known.shorter;
+    return this.#count(known, arrival);
+  }
+
+  /** Brings the IP's score up to date with the report's best copy; says whether it is banned now. */
+  #count(known: KnownReport, copy: Arrival): Outcome {
+    const { ip, origin } = known.signed.report;
     let record = this.#ips.get(ip);
     if (record === undefined) {
       record = { contributions: new Map(), banned: false };
@@ -119,7 +147,7 @@ export class Ledger {
     const score = this.#scoreOf(record);
     const banNow = reachesThreshold(score, this.#options.threshold, record.banned);
     if (banNow) record.banned = true;
-    return { kind: "accepted", known, score, banNow };
+    return { kind: "accepted", known, copy, score, banNow };
   }
 
   /** Every report still held, as the arrival that gave it its current trust: what the journal keeps. */

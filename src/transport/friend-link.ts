@@ -10,6 +10,16 @@ export interface Outgoing {
   readonly report: CarriedReport;
 }
 
+interface Slot {
+  readonly id: string;
+  item: Outgoing;
+}
+
+/** A copy makes a waiting one pointless when it is at least as good in trust and in path length. */
+function supersedes(offered: Entry, waiting: Entry): boolean {
+  return offered.trust >= waiting.trust && offered.path.length <= waiting.path.length;
+}
+
 export interface FriendLinkOptions {
   readonly context: zmq.Context;
   readonly endpoint: string;
@@ -40,7 +50,9 @@ export interface FriendLinkOptions {
 export class FriendLink {
   readonly #options: FriendLinkOptions;
   readonly #socket: zmq.Push;
-  readonly #queue: Outgoing[] = [];
+  readonly #queue: Slot[] = [];
+  /** Queued, not yet sent, by report id: a better copy takes the place of a waiting worse one. */
+  readonly #waiting = new Map<string, Slot>();
   #pumping = false;
   #closed = false;
   #dropped = 0;
@@ -100,10 +112,18 @@ export class FriendLink {
 
   enqueue(item: Outgoing): void {
     if (this.#closed) return;
-    this.#queue.push(item);
+    const id = item.entry.id.toString("hex");
+    const waiting = this.#waiting.get(id);
+    if (waiting !== undefined && supersedes(item.entry, waiting.item.entry)) {
+      waiting.item = item;
+      return;
+    }
+    const slot = { id, item };
+    this.#queue.push(slot);
+    this.#waiting.set(id, slot);
     const max = this.#options.maxQueued ?? 100_000;
     if (this.#queue.length > max) {
-      this.#queue.shift();
+      this.#forget(this.#queue.shift()!);
       this.#dropped++;
       if (this.#dropped % 1000 === 1)
         this.#options.log.warn("queue full, dropping oldest", { dropped: this.#dropped });
@@ -116,9 +136,10 @@ export class FriendLink {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const batch = this.#queue.splice(0, MAX_ENTRIES);
+        for (const slot of batch) this.#forget(slot);
         const frames = sealEnvelope(
-          { from: this.#options.self, to: this.#options.friendKey, entries: batch.map((b) => b.entry) },
-          batch.map((b) => b.report),
+          { from: this.#options.self, to: this.#options.friendKey, entries: batch.map((s) => s.item.entry) },
+          batch.map((s) => s.item.report),
           this.#options.signer,
         );
         await this.#socket.send(frames);
@@ -129,6 +150,10 @@ export class FriendLink {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  #forget(slot: Slot): void {
+    if (this.#waiting.get(slot.id) === slot) this.#waiting.delete(slot.id);
   }
 
   close(): void {

@@ -36,12 +36,25 @@ export function ipScore(contributions: Iterable<Contribution>, trustOfVia: (via:
   return Math.min(score, MAX_SCORE);
 }
 
+/** One copy of a report as far as improving on it goes: its trust here and its path length. */
+export interface CopyMark {
+  readonly trust: number;
+  readonly hops: number;
+}
+
 /**
- * A copy of a report we already hold matters only when its path gives it more trust: then it replaces
- * the old contribution and travels on, so every node ends with the best-path trust. Equal or lower: drop.
+ * A copy of a report we already hold matters when no held copy is at least as good in both respects:
+ * at least as much trust and a path no longer. More trust raises the report's contribution here and
+ * travels on, so every node ends with the best-path trust; a shorter path, even with less trust,
+ * travels on because it can still go where max_hops stops the longer one. Anything else is dropped.
  */
-export function isImprovement(known: number | undefined, offered: number): boolean {
-  return known === undefined || offered > known;
+export function isImprovement(held: readonly CopyMark[], offered: CopyMark): boolean {
+  return !held.some((h) => h.trust >= offered.trust && h.hops <= offered.hops);
+}
+
+/** The copies still worth comparing against once `offered` is accepted: those it does not dominate. */
+export function undominated(held: readonly CopyMark[], offered: CopyMark): CopyMark[] {
+  return [...held.filter((h) => h.trust > offered.trust || h.hops < offered.hops), offered];
 }
 
 /** A score "first reaches" the threshold when it is at or above it and the IP is not banned yet. */

@@ -45,6 +45,21 @@ describe("Ledger", () => {
     assert.equal(l.score("203.0.113.7"), 64);
   });
 
+  it("keeps and passes on a weaker copy with a shorter path, without changing the score", () => {
+    const l = ledger();
+    const signed = report(1);
+    const long = [testKey(1).publicKey, testKey(7).publicKey, testKey(8).publicKey];
+    l.apply({ signed, trust: 76, via: "f100", path: long });
+    const shorter = l.apply({ signed, trust: 71, via: "f80", path: long.slice(0, 2) });
+    assert.ok(shorter.kind === "accepted" && !shorter.banNow);
+    assert.equal(shorter.copy.trust, 71);
+    assert.equal(shorter.copy.path.length, 2);
+    assert.equal(l.score("203.0.113.7"), 76);
+    assert.equal(l.known(signed.id)!.trust, 76);
+    assert.equal(l.apply({ signed, trust: 70, via: "f80", path: long.slice(0, 2) }).kind, "no-gain");
+    assert.equal(l.apply({ signed, trust: 76, via: "f80", path: long }).kind, "no-gain");
+  });
+
   it("counts one origin once per IP, however many reports it sends", () => {
     const l = ledger();
     l.apply({ signed: report(1, "203.0.113.7", T0), trust: 50, via: "f100", path: [] });

@@ -7,6 +7,7 @@ import {
   isImprovement,
   reachesThreshold,
   relayedTrust,
+  undominated,
   VIA_SELF,
 } from "../../src/trust/rules.js";
 
@@ -118,11 +119,46 @@ describe("threshold edges", () => {
 });
 
 describe("isImprovement: best path wins", () => {
-  it("accepts new reports and strictly more trust only", () => {
-    assert.equal(isImprovement(undefined, 0), true);
-    assert.equal(isImprovement(64, 80), true);
-    assert.equal(isImprovement(64, 64), false);
-    assert.equal(isImprovement(64, 51), false);
+  const held = [{ trust: 64, hops: 3 }];
+
+  it("accepts a new report, and strictly more trust", () => {
+    assert.equal(isImprovement([], { trust: 0, hops: 6 }), true);
+    assert.equal(isImprovement(held, { trust: 80, hops: 3 }), true);
+    assert.equal(isImprovement(held, { trust: 80, hops: 5 }), true);
+  });
+
+  it("drops equal or lower trust over a path no shorter", () => {
+    assert.equal(isImprovement(held, { trust: 64, hops: 3 }), false);
+    assert.equal(isImprovement(held, { trust: 51, hops: 4 }), false);
+    assert.equal(isImprovement(held, { trust: 64, hops: 4 }), false);
+  });
+
+  it("keeps a weaker copy with a shorter path: it can travel where max_hops stops the other", () => {
+    assert.equal(isImprovement(held, { trust: 51, hops: 2 }), true);
+    assert.equal(isImprovement([...held, { trust: 51, hops: 2 }], { trust: 40, hops: 2 }), false);
+  });
+
+  it("remembers only copies the new one does not beat in both respects", () => {
+    assert.deepEqual(undominated(held, { trust: 51, hops: 2 }), [
+      { trust: 64, hops: 3 },
+      { trust: 51, hops: 2 },
+    ]);
+    assert.deepEqual(undominated(held, { trust: 80, hops: 3 }), [{ trust: 80, hops: 3 }]);
+  });
+
+  it("a held set never grows past one copy per path length (so relaying always ends)", () => {
+    const mark = fc.record({
+      trust: fc.integer({ min: 0, max: 100 }),
+      hops: fc.integer({ min: 1, max: 16 }),
+    });
+    fc.assert(
+      fc.property(fc.array(mark, { maxLength: 200 }), (offers) => {
+        let set: { trust: number; hops: number }[] = [];
+        for (const o of offers) if (isImprovement(set, o)) set = undominated(set, o);
+        assert.equal(new Set(set.map((c) => c.hops)).size, set.length);
+        assert.ok(set.length <= 16);
+      }),
+    );
   });
 });
 
