@@ -262,7 +262,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         signed: checked.value,
         trust,
         via: hop.key,
-        path: entry.path,
+        // Copies: the keys are views into the received frame, which must not stay alive with the report.
+        path: entry.path.map((key) => Buffer.from(key)),
         at: now,
       });
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);

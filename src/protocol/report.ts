@@ -54,8 +54,11 @@ export function signReport(report: OriginReport, key: KeyObject): SignedReport {
   return { report, bytes, signature: signTagged(REPORT_SIGNING_TAG, bytes, key), id: sha256(bytes) };
 }
 
-/** Parses report bytes exactly as received; every field is checked, trailing bytes are refused. */
-export function decodeReport(bytes: Buffer): Result<OriginReport> {
+/**
+ * Parses report bytes exactly as received; every field is checked, trailing bytes are refused.
+ * `checkIpText` may be false only for bytes this node checked itself before (its own journal).
+ */
+export function decodeReport(bytes: Buffer, checkIpText = true): Result<OriginReport> {
   if (bytes.length < 2) return reject("malformed");
   if (bytes[0] !== PROTOCOL_VERSION) return reject("bad-version");
   if (bytes[1] !== KIND_REPORT) return reject("bad-kind");
@@ -68,7 +71,7 @@ export function decodeReport(bytes: Buffer): Result<OriginReport> {
   const time = Number(bytes.readBigUInt64BE(4));
   if (!Number.isSafeInteger(time)) return reject("malformed");
   const ip = bytes.toString("latin1", REPORT_HEADER_BYTES, REPORT_HEADER_BYTES + ipLength);
-  if (!isCanonicalIp(ip)) return reject("invalid-ip");
+  if (checkIpText && !isCanonicalIp(ip)) return reject("invalid-ip");
   const jail = bytes.toString("latin1", REPORT_HEADER_BYTES + ipLength);
   if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return reject("invalid-jail");
   const origin = Buffer.from(bytes.subarray(12, 12 + KEY_BYTES));

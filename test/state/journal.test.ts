@@ -51,14 +51,14 @@ describe("Journal", () => {
   it("compacts to the live set on open, mode 0600, then appends", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "f2bp2p-journal-"));
     const journal = new Journal(path.join(dir, "state"));
-    assert.deepEqual(journal.read(), []);
+    assert.deepEqual([...journal.read()], []);
     journal.open([relayed]);
     journal.append(own);
     journal.close();
     assert.equal(fs.statSync(journal.file).mode & 0o777, 0o600);
-    assert.equal(journal.read().length, 2);
+    assert.equal([...journal.read()].length, 2);
     journal.open([own]);
     journal.close();
-    assert.equal(journal.read().length, 1);
+    assert.equal([...journal.read()].length, 1);
   });
 });
