@@ -14,7 +14,7 @@ export interface NodeConfig {
   readonly maxHops: number;
   /**
    * Most live reports one friend may bring into this node's memory (1000–10,000,000, default
-   * 1,000,000). A friend can sign reports as invented origins; this keeps one from exhausting memory.
+   * 250,000). A friend can sign reports as invented origins; this keeps one from exhausting memory.
    */
   readonly maxReportsPerFriend: number;
   /** File that fail2ban's f2bp2p jail watches. */

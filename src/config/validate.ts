@@ -556,7 +556,7 @@ export const NODE_DEFAULTS = {
   threshold: 80,
   report_lifetime: "24h",
   max_hops: 6,
-  max_reports_per_friend: 1_000_000,
+  max_reports_per_friend: 250_000,
   bans_log: "/var/log/f2bp2p/bans.log",
   control_socket: "/run/f2bp2p/control.sock",
   state_dir: "/var/lib/f2bp2p",

@@ -62,6 +62,11 @@ export interface NodeEvents {
 const EXPIRE_EVERY_MS = 60_000;
 /** How far before a detected disconnect a resend reaches back: the drop is noticed late. */
 const RESEND_SLACK_MS = 10_000;
+/**
+ * Improved copies wait this long before they travel on: a first copy goes at once, but when better
+ * paths keep arriving, the improvements of one report leave together as the best one.
+ */
+const IMPROVEMENT_HOLD_MS = 3;
 
 /**
  * A running f2bp2p node: verifies what friends send, keeps the ledger, writes the bans log and passes
@@ -290,7 +295,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     // whereas a journaled report whose line was lost would never be banned.
     if (outcome.banNow) this.#ban(ip, score, origin, hops);
     this.#journal.append(copy);
-    this.#forward(signed, copy.trust, copy.path, from);
+    this.#forward(signed, copy.trust, copy.path, from, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
   }
 
   #ban(ip: string, score: number, origin: string, hops: number): void {
@@ -304,7 +309,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.emit("ban", { ip, score, origin, hops });
   }
 
-  #forward(signed: SignedReport, trust: number, path: readonly Buffer[], from: Friend | undefined): void {
+  #forward(
+    signed: SignedReport,
+    trust: number,
+    path: readonly Buffer[],
+    from: Friend | undefined,
+    holdMs: number,
+  ): void {
     const pathKeys = new Set(path.map((k) => k.toString("hex")));
     const targets = forwardTargets(
       this.#friends,
@@ -317,8 +328,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (targets.length === 0) return;
     const forwardPath = [...path, this.identity.signingPublicKey];
     const report = { bytes: signed.bytes, signature: signed.signature };
-    for (const friend of targets)
-      friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report });
+    for (const friend of targets) {
+      friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report }, holdMs);
+    }
   }
 
   /** Sends a friend that came back what it may have missed, by the usual forwarding rules. */

@@ -55,6 +55,8 @@ export type Outcome =
       readonly known: KnownReport;
       /** The copy just accepted, which travels on: the best one, or a weaker one with a shorter path. */
       readonly copy: Arrival;
+      /** False for the first copy of a report, true for a later copy that improved on those held. */
+      readonly improved: boolean;
       readonly score: number;
       /** True exactly once per IP lifetime: when its score first reaches the threshold. */
       readonly banNow: boolean;
@@ -113,7 +115,7 @@ export class Ledger {
     };
     this.#broughtCount.set(arrival.via, (this.#broughtCount.get(arrival.via) ?? 0) + 1);
     this.#reports.set(idHex, known);
-    return this.#count(known, arrival);
+    return this.#count(known, arrival, false);
   }
 
   /** A further copy of a report we hold: kept if it improves on all held copies (rules.isImprovement). */
@@ -132,11 +134,11 @@ export class Ledger {
     const others = kept.filter((c) => c.trust < known.trust);
     if (others.length > 0) known.shorter = others;
     else delete known.shorter;
-    return this.#count(known, arrival);
+    return this.#count(known, arrival, true);
   }
 
   /** Brings the IP's score up to date with the report's best copy; says whether it is banned now. */
-  #count(known: KnownReport, copy: Arrival): Outcome {
+  #count(known: KnownReport, copy: Arrival, improved: boolean): Outcome {
     const { ip, origin } = known.signed.report;
     let record = this.#ips.get(ip);
     if (record === undefined) {
@@ -147,7 +149,7 @@ export class Ledger {
     const score = this.#scoreOf(record);
     const banNow = reachesThreshold(score, this.#options.threshold, record.banned);
     if (banNow) record.banned = true;
-    return { kind: "accepted", known, copy, score, banNow };
+    return { kind: "accepted", known, copy, improved, score, banNow };
   }
 
   /** Every report still held, as the arrival that gave it its current trust: what the journal keeps. */

@@ -53,6 +53,8 @@ export class FriendLink {
   readonly #queue: Slot[] = [];
   /** Queued, not yet sent, by report id: a better copy takes the place of a waiting worse one. */
   readonly #waiting = new Map<string, Slot>();
+  readonly #held: Slot[] = [];
+  #holdTimer: NodeJS.Timeout | undefined;
   #pumping = false;
   #closed = false;
   #dropped = 0;
@@ -110,7 +112,11 @@ export class FriendLink {
     return this.#dropped;
   }
 
-  enqueue(item: Outgoing): void {
+  /**
+   * Queues a report for this friend. `holdMs` > 0 holds it back that long first: used for improved
+   * copies, so that a run of improvements of one report leaves as one entry, not one per step.
+   */
+  enqueue(item: Outgoing, holdMs = 0): void {
     if (this.#closed) return;
     const id = item.entry.id.toString("hex");
     const waiting = this.#waiting.get(id);
@@ -119,8 +125,23 @@ export class FriendLink {
       return;
     }
     const slot = { id, item };
-    this.#queue.push(slot);
     this.#waiting.set(id, slot);
+    if (holdMs > 0) {
+      this.#held.push(slot);
+      this.#holdTimer ??= setTimeout(() => this.#releaseHeld(), holdMs);
+      return;
+    }
+    this.#push(slot);
+  }
+
+  #releaseHeld(): void {
+    this.#holdTimer = undefined;
+    for (const slot of this.#held.splice(0)) this.#push(slot);
+  }
+
+  #push(slot: Slot): void {
+    if (this.#closed) return;
+    this.#queue.push(slot);
     const max = this.#options.maxQueued ?? 100_000;
     if (this.#queue.length > max) {
       this.#forget(this.#queue.shift()!);
@@ -158,6 +179,7 @@ export class FriendLink {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#holdTimer);
     this.#socket.close();
   }
 }

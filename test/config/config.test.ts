@@ -49,7 +49,7 @@ describe("loadNodeConfig: valid files", () => {
       threshold: 80,
       reportLifetimeSeconds: 86400,
       maxHops: 6,
-      maxReportsPerFriend: 1_000_000,
+      maxReportsPerFriend: 250_000,
       bansLog: "/var/log/f2bp2p/bans.log",
       controlSocket: "/run/f2bp2p/control.sock",
       stateDir: "/var/lib/f2bp2p",
