@@ -232,6 +232,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.stats.localReports++;
     const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
     if (outcome.kind !== "over-quota") this.#afterAccept(outcome, signed, undefined);
+    this.#journal.flush();
     return { status: "accepted", score: this.#ledger.score(ip.text), banned: this.#ledger.isBanned(ip.text) };
   }
 
@@ -274,6 +275,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
       else this.#afterAccept(outcome, checked.value, hop);
     });
+    this.#journal.flush();
   }
 
   #afterAccept(

@@ -90,6 +90,7 @@ function decodeRecord(body: Buffer): Arrival | null {
 export class Journal {
   readonly #file: string;
   #fd: number | undefined;
+  readonly #pending: Buffer[] = [];
 
   constructor(stateDir: string) {
     this.#file = path.join(stateDir, JOURNAL_FILE);
@@ -131,11 +132,20 @@ export class Journal {
     this.#fd = fs.openSync(this.#file, "a", 0o600);
   }
 
+  /** Adds a record; it reaches the file at the next flush(). */
   append(arrival: Arrival): void {
-    if (this.#fd !== undefined) fs.writeSync(this.#fd, encodeRecord(arrival));
+    if (this.#fd !== undefined) this.#pending.push(encodeRecord(arrival));
+  }
+
+  /** Writes what was appended since the last flush in one system call (once per message). */
+  flush(): void {
+    if (this.#fd === undefined || this.#pending.length === 0) return;
+    fs.writeSync(this.#fd, this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending));
+    this.#pending.length = 0;
   }
 
   close(): void {
+    this.flush();
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
     this.#fd = undefined;
   }

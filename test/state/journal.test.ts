@@ -54,6 +54,9 @@ describe("Journal", () => {
     assert.deepEqual([...journal.read()], []);
     journal.open([relayed]);
     journal.append(own);
+    assert.equal([...journal.read()].length, 1, "appended records wait for flush");
+    journal.flush();
+    assert.equal([...journal.read()].length, 2);
     journal.close();
     assert.equal(fs.statSync(journal.file).mode & 0o777, 0o600);
     assert.equal([...journal.read()].length, 2);
