@@ -234,6 +234,27 @@ describe("cli: run and report", () => {
     assert.equal(await first.exited, 0);
   });
 
+  it("demo: six nodes, trust 100, 80, 64, 51 along the line, and only the first two ban", async () => {
+    const result = await f2bp2p(["demo"]);
+    assert.equal(result.code, 0, result.stderr);
+    const rows = new Map(
+      result.stdout
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        // table rows only: a node name followed by its trust
+        .filter((cells) => /^[a-z]+$/.test(cells[0]!) && /^\d+$/.test(cells[1] ?? ""))
+        .map((cells) => [cells[0]!, { trust: cells[1], banned: cells[3] }]),
+    );
+    assert.deepEqual(Object.fromEntries(rows), {
+      alpha: { trust: "100", banned: "yes" },
+      bravo: { trust: "80", banned: "yes" },
+      charlie: { trust: "64", banned: "no" },
+      delta: { trust: "51", banned: "no" },
+      echo: { trust: "40", banned: "no" },
+      foxtrot: { trust: "40", banned: "no" },
+    });
+  });
+
   it("--help lists the commands", async () => {
     const result = await f2bp2p(["--help"]);
     assert.equal(result.code, 0);
