@@ -239,10 +239,11 @@ describe("cli: run and report", () => {
     assert.equal(result.code, 0, result.stderr);
     const rows = new Map(
       result.stdout
+        .split("\n\n")
+        .find((block) => block.startsWith("node "))!
         .split("\n")
+        .slice(1)
         .map((line) => line.trim().split(/\s+/))
-        // table rows only: a node name followed by its trust
-        .filter((cells) => /^[a-z]+$/.test(cells[0]!) && /^\d+$/.test(cells[1] ?? ""))
         .map((cells) => [cells[0]!, { trust: cells[1], banned: cells[3] }]),
     );
     assert.deepEqual(Object.fromEntries(rows), {
