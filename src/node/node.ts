@@ -67,6 +67,8 @@ const RESEND_SLACK_MS = 10_000;
  * paths keep arriving, the improvements of one report leave together as the best one.
  */
 const IMPROVEMENT_HOLD_MS = 3;
+/** Below this many appended records the journal is never rewritten while running. */
+const JOURNAL_COMPACT_MIN = 10_000;
 
 /**
  * A running f2bp2p node: verifies what friends send, keeps the ledger, writes the bans log and passes
@@ -385,9 +387,17 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #expire(): void {
     const now = this.#c.now();
     this.#ledger.expire(now);
+    this.#compactJournalIfGrown();
     const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
     for (const [ip, signed] of this.#ownReports)
       if (now - signed.report.time >= lifetimeMs) this.#ownReports.delete(ip);
+  }
+
+  /** Rewrites the journal with the live reports once it holds more appended records than those. */
+  #compactJournalIfGrown(): void {
+    if (this.#journal.appendedSinceRewrite <= Math.max(JOURNAL_COMPACT_MIN, this.#ledger.reportCount)) return;
+    this.#journal.open(this.#ledger.live());
+    this.#c.log.info("journal compacted", { reports: this.#ledger.reportCount });
   }
 
   /** Friends' own addresses are never banned: losing the link to a friend is worse than any attacker. */

@@ -9,7 +9,8 @@ import type { Arrival } from "./ledger.js";
 /**
  * The node's memory across restarts: every accepted arrival, appended to `state_dir/journal.bin`.
  * At start the journal is replayed (skipping what has expired), then rewritten with only what is still
- * live, so it never grows beyond one record per live report plus what arrives until the next start.
+ * live; a running node rewrites it the same way once it has appended more records than it holds live
+ * reports, so the file stays within about twice the live set however long the node runs.
  *
  * Record: u16 length of the rest, then
  *   u8 format (1) | u8 trust | u8 via kind (0 self, 1 friend) | u8 path length P | [32 via key]
@@ -91,6 +92,7 @@ export class Journal {
   readonly #file: string;
   #fd: number | undefined;
   readonly #pending: Buffer[] = [];
+  #appended = 0;
 
   constructor(stateDir: string) {
     this.#file = path.join(stateDir, JOURNAL_FILE);
@@ -112,8 +114,15 @@ export class Journal {
     return decodeRecords(data);
   }
 
+  /** Records appended since the journal was last rewritten: what compaction would drop at most. */
+  get appendedSinceRewrite(): number {
+    return this.#appended;
+  }
+
   /** Replaces the journal with exactly `live` (atomically), then opens it for appending. */
   open(live: Iterable<Arrival>): void {
+    this.close();
+    this.#appended = 0;
     fs.mkdirSync(path.dirname(this.#file), { recursive: true, mode: 0o750 });
     const tmp = `${this.#file}.tmp`;
     const fd = fs.openSync(tmp, "w", 0o600);
@@ -134,7 +143,9 @@ export class Journal {
 
   /** Adds a record; it reaches the file at the next flush(). */
   append(arrival: Arrival): void {
-    if (this.#fd !== undefined) this.#pending.push(encodeRecord(arrival));
+    if (this.#fd === undefined) return;
+    this.#pending.push(encodeRecord(arrival));
+    this.#appended++;
   }
 
   /** Writes what was appended since the last flush in one system call (once per message). */
