@@ -91,6 +91,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #ownReports = new Map<string, SignedReport>();
   #expireTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #sweeping = false;
 
   constructor(
     config: NodeConfig,
@@ -384,9 +385,25 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
   }
 
+  /** The once-a-minute sweep, run in steps between messages; compaction waits for its end. */
   #expire(): void {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
     const now = this.#c.now();
-    this.#ledger.expire(now);
+    const sweep = this.#ledger.expireInSteps(now);
+    const step = (): void => {
+      if (this.#stopped) return;
+      if (!sweep.next().done) {
+        setImmediate(step);
+        return;
+      }
+      this.#sweeping = false;
+      this.#afterSweep(now);
+    };
+    step();
+  }
+
+  #afterSweep(now: number): void {
     this.#compactJournalIfGrown();
     const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
     for (const [ip, signed] of this.#ownReports)

@@ -93,6 +93,24 @@ describe("Ledger", () => {
     assert.ok(again.kind === "accepted" && again.banNow);
   });
 
+  it("expires in steps, leaving what is still live", () => {
+    const l = ledger(80, 1000);
+    for (let i = 0; i < 50; i++) {
+      l.apply({
+        signed: report(100 + i, `198.51.100.${i}`, T0 + (i % 2) * DAY),
+        trust: 60,
+        via: "f60",
+        path: [],
+      });
+    }
+    let steps = 0;
+    for (const _ of l.expireInSteps(T0 + DAY, 10)) steps++;
+    assert.equal(steps, 10); // 50 reports and 50 IPs looked at, a pause after every 10
+    assert.equal(l.reportCount, 25);
+    assert.equal(l.ipCount, 25);
+    assert.equal(l.broughtBy("f60"), 25);
+  });
+
   it("refuses new reports from a friend over its quota, until its older ones expire", () => {
     const l = ledger(80, 3);
     for (let seed = 10; seed < 13; seed++) {
