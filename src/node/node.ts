@@ -300,7 +300,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     // whereas a journaled report whose line was lost would never be banned.
     if (outcome.banNow) this.#ban(ip, score, origin, hops);
     this.#journal.append(copy);
-    this.#forward(signed, copy.trust, copy.path, from, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
+    this.#forward(signed, copy.trust, copy.path, from?.key, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
   }
 
   #ban(ip: string, score: number, origin: string, hops: number): void {
@@ -314,48 +314,39 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.emit("ban", { ip, score, origin, hops });
   }
 
+  /**
+   * Passes one copy of a report on by the forwarding rules, to every friend or only to `candidates`;
+   * returns how many friends it went to. `fromKey` is the friend it came through (none for our own).
+   */
   #forward(
     signed: SignedReport,
     trust: number,
     path: readonly Buffer[],
-    from: Friend | undefined,
+    fromKey: string | undefined,
     holdMs: number,
-  ): void {
+    candidates: readonly Friend[] = this.#friends,
+  ): number {
     const pathKeys = new Set(path.map((k) => k.toString("hex")));
-    const targets = forwardTargets(
-      this.#friends,
-      pathKeys,
-      path.length,
-      trust,
-      this.config.maxHops,
-      from?.key,
-    );
-    if (targets.length === 0) return;
+    const targets = forwardTargets(candidates, pathKeys, path.length, trust, this.config.maxHops, fromKey);
+    if (targets.length === 0) return 0;
     const forwardPath = [...path, this.identity.signingPublicKey];
     const report = { bytes: signed.bytes, signature: signed.signature };
     for (const friend of targets) {
       friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report }, holdMs);
     }
+    return targets.length;
   }
 
   /** Sends a friend that came back what it may have missed, by the usual forwarding rules. */
   #resend(friend: Friend, since: number): void {
     let count = 0;
     for (const known of this.#ledger.acceptedSince(since)) {
-      const pathKeys = new Set(known.path.map((k) => k.toString("hex")));
-      const from = known.via === VIA_SELF ? undefined : known.via;
-      if (
-        forwardTargets([friend], pathKeys, known.path.length, known.trust, this.config.maxHops, from)
-          .length === 0
-      )
-        continue;
-      const report = { bytes: known.signed.bytes, signature: known.signed.signature };
-      const path = [...known.path, this.identity.signingPublicKey];
-      friend.link.enqueue({ entry: { id: known.signed.id, trust: known.trust, path }, report });
-      count++;
+      const fromKey = known.via === VIA_SELF ? undefined : known.via;
+      count += this.#forward(known.signed, known.trust, known.path, fromKey, 0, [friend]);
     }
-    if (count > 0)
+    if (count > 0) {
       this.#c.log.info("resent to reconnected friend", { friend: friend.config.name, reports: count });
+    }
   }
 
   #rejected(code: RejectCode, friend: Friend | undefined): void {
