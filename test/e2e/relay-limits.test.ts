@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Fail2ban } from "../helpers/fail2ban.js";
 import { requireFail2ban } from "../helpers/fail2ban.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -18,6 +19,14 @@ import {
   statusBannedList,
   statusCount,
 } from "./hosts.js";
+
+/** The f2bp2p jail saw exactly one line and banned exactly `ip`, by both of fail2ban's accounts. */
+async function assertOnlyBanned(fail2ban: Fail2ban, ip: string): Promise<void> {
+  assert.deepEqual(await fail2ban.banned("f2bp2p"), [ip]);
+  const status = await fail2ban.status("f2bp2p");
+  assert.deepEqual(statusBannedList(status), [ip]);
+  assert.equal(statusCount(status, "Total failed"), 1);
+}
 
 const IGNORED_RANGE = "198.51.100.0/24";
 
@@ -64,10 +73,7 @@ describe("e2e: what B's fail2ban must not ban", () => {
       const idM = (await m.status()).id;
       assert.match(b.bans(), new RegExp(`^\\S+Z BAN 203\\.0\\.113\\.61 score=80 origin=${idM} hops=1\\n$`));
       assert.equal(hasBanLine(b, weak), false);
-      assert.deepEqual(await hostB.fail2ban.banned("f2bp2p"), [control]);
-      const statusB = await hostB.fail2ban.status("f2bp2p");
-      assert.deepEqual(statusBannedList(statusB), [control]);
-      assert.equal(statusCount(statusB, "Total failed"), 1);
+      await assertOnlyBanned(hostB.fail2ban, control);
       // B did receive the weak report (two IPs known), it only stayed below the threshold.
       const nodeB = await b.status();
       assert.equal(nodeB.ips, 2);
@@ -107,10 +113,7 @@ describe("e2e: what B's fail2ban must not ban", () => {
       const idA = (await a.status()).id;
       assert.match(b.bans(), new RegExp(`^\\S+Z BAN 203\\.0\\.113\\.62 score=100 origin=${idA} hops=1\\n$`));
       assert.equal(hasBanLine(b, ignored), false);
-      assert.deepEqual(await hostB.fail2ban.banned("f2bp2p"), [control]);
-      const statusB = await hostB.fail2ban.status("f2bp2p");
-      assert.deepEqual(statusBannedList(statusB), [control]);
-      assert.equal(statusCount(statusB, "Total failed"), 1);
+      await assertOnlyBanned(hostB.fail2ban, control);
       // The score did reach B's threshold: it was the ignore list that kept the line out.
       await waitFor(
         () =>
