@@ -4,6 +4,7 @@
  */
 import * as net from "node:net";
 import * as path from "node:path";
+import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -276,73 +277,27 @@ export function socketPathRule(baseDir: string): Rule<string> {
 }
 
 // ---------------------------------------------------------------------------
-// IP addresses and CIDR ranges
+// IP addresses and CIDR ranges: the grammar of protocol/ip.ts, shared with the never-ban list
 // ---------------------------------------------------------------------------
 
-type Family = "ipv4" | "ipv6";
-
-function ipv4ToBytes(text: string): number[] {
-  return text.split(".").map(Number);
-}
-
-/** Bytes of a valid IPv6 address (checked with net.isIP before), including the `::ffff:192.0.2.1` form. */
-function ipv6ToBytes(text: string): number[] {
-  const toGroups = (part: string): number[] =>
-    part === ""
-      ? []
-      : part.split(":").flatMap((g) => {
-          if (!g.includes(".")) return [Number.parseInt(g, 16)];
-          const [a, b, c, d] = ipv4ToBytes(g) as [number, number, number, number];
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const gap = text.indexOf("::");
-  const left = toGroups(gap < 0 ? text : text.slice(0, gap));
-  const right = gap < 0 ? [] : toGroups(text.slice(gap + 2));
-  const zeros = new Array<number>(8 - left.length - right.length).fill(0);
-  return [...left, ...zeros, ...right].flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-function bytesToAddress(bytes: readonly number[], family: Family): string {
-  if (family === "ipv4") return bytes.join(".");
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return new net.SocketAddress({ address: groups.join(":"), family }).address;
-}
-
-/** The network address of `address/prefix`: host bits cleared. */
-function networkAddress(address: string, prefix: number, family: Family): string {
-  const bytes = family === "ipv4" ? ipv4ToBytes(address) : ipv6ToBytes(address);
-  const masked = bytes.map((byte, i) => {
-    const keep = Math.min(8, Math.max(0, prefix - i * 8));
-    return byte & ((0xff << (8 - keep)) & 0xff);
-  });
-  return bytesToAddress(masked, family);
-}
-
-const IGNORE_EXPECTED =
-  "an IPv4 or IPv6 address, or a CIDR range ADDRESS/PREFIX (prefix 0 to 32 for IPv4, 0 to 128 for IPv6)";
+const RANGE_PROBLEM_CODE: Readonly<Record<RangeProblem, ConfigProblemCode>> = {
+  invalid: "invalid-value",
+  "prefix-out-of-range": "out-of-range",
+  "mapped-prefix": "out-of-range",
+};
 
 /**
- * Checks an IP address or CIDR range and returns it normalised: IPv6 compressed and lower case,
- * a range written as its network address (`192.0.2.77/24` gives `192.0.2.0/24`).
+ * Checks an IP address or CIDR range and returns it normalised (protocol/ip.ts parseRange): IPv6
+ * compressed and lower case, a range written as its network address (`192.0.2.77/24` gives
+ * `192.0.2.0/24`), an IPv4-mapped range as the IPv4 range (`::ffff:192.0.2.0/120` gives `192.0.2.0/24`).
  */
 export function normaliseIpOrCidr(text: string): Checked<string> {
-  const got = describeValue(text);
-  const slash = text.indexOf("/");
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const version = net.isIP(addressText);
-  if (version === 0 || addressText.includes("%")) return bad("invalid-value", IGNORE_EXPECTED, got);
-  const family: Family = version === 4 ? "ipv4" : "ipv6";
-  const address = new net.SocketAddress({ address: addressText, family }).address;
-  if (slash < 0) return ok(address);
-  const prefixText = text.slice(slash + 1);
-  if (!/^[0-9]{1,3}$/.test(prefixText)) return bad("invalid-value", IGNORE_EXPECTED, got);
-  const prefix = Number(prefixText);
-  if (prefix > (family === "ipv4" ? 32 : 128)) return bad("out-of-range", IGNORE_EXPECTED, got);
-  const network = networkAddress(address, prefix, family);
-  new net.BlockList().addSubnet(network, prefix, family); // throws only on a bug above
-  return ok(`${network}/${prefix}`);
+  const parsed = parseRange(text);
+  if (parsed.ok) return ok(parsed.range.text);
+  return bad(RANGE_PROBLEM_CODE[parsed.problem], RANGE_EXPECTED, describeValue(text));
 }
+
+const IGNORE_EXPECTED = RANGE_EXPECTED;
 
 export const ipOrCidrRule: Rule<string> = {
   expected: IGNORE_EXPECTED,

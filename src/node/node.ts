@@ -214,9 +214,14 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
     if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
-    if (this.#neverBan.has(ip.text)) {
-      this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
-      return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
+    const neverBanned = this.#neverBan.reason(ip);
+    if (neverBanned !== undefined) {
+      this.#c.log.warn("not reporting an address on the never-ban list", {
+        ip: ip.text,
+        jail,
+        why: neverBanned,
+      });
+      return { status: "ignored", reason: neverBanned };
     }
     const now = this.#c.now();
     const previous = this.#ownReports.get(ip.text);
@@ -413,11 +418,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) {
       const host = parseEndpointHost(f.config.endpoint);
       if (parseIp(host) !== null) {
-        this.#neverBan.add(host);
+        this.#neverBan.add(host, `the address of friend ${f.config.name}`);
         continue;
       }
       try {
-        for (const { address } of await dns.lookup(host, { all: true })) this.#neverBan.add(address);
+        for (const { address } of await dns.lookup(host, { all: true }))
+          this.#neverBan.add(address, `the address of friend ${f.config.name}`);
       } catch {
         this.#c.log.warn("cannot resolve friend's host; its address is not protected from bans", { host });
       }
