@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
+import { jailLabel } from "../protocol/jail.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
 import type { LeanReportArgs } from "./report-args.js";
 
@@ -23,10 +23,8 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     process.stderr.write(`f2bp2p report: '${args.ip}' is not an IPv4 or IPv6 address\n`);
     return EXIT_USAGE;
   }
-  if (args.jail !== undefined && !JAIL_NAME_PATTERN.test(args.jail)) {
-    process.stderr.write(`f2bp2p report: jail '${args.jail}' must be 1-32 of [A-Za-z0-9._-]\n`);
-    return EXIT_USAGE;
-  }
+  // The jail name is only a label: any name fail2ban gives becomes one (docs/protocol.md 5.3).
+  const jail = jailLabel(args.jail ?? "");
   const socketPath = await controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
   if (typeof socketPath !== "string") {
     process.stderr.write(`f2bp2p report: ${socketPath.error}\n`);
@@ -36,7 +34,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     const answer = await askNode(socketPath, {
       op: "report",
       ip: ip.text,
-      ...(args.jail ? { jail: args.jail } : {}),
+      ...(jail !== "" ? { jail } : {}),
     });
     if (!answer.ok) {
       process.stderr.write(`f2bp2p report: ${answer.message}\n`);

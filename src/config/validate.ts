@@ -5,6 +5,7 @@
 import * as net from "node:net";
 import * as path from "node:path";
 import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
+import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -140,8 +141,17 @@ function namePatternRule(maxLength: number, what: string): Rule<string> {
 
 /** Node and friend names. */
 export const nameRule: Rule<string> = namePatternRule(64, "a name");
-/** fail2ban jail names. */
-export const jailNameRule: Rule<string> = namePatternRule(32, "a jail name");
+/** fail2ban jail names as fail2ban accepts them (protocol/jail.ts); reports carry a label made from them. */
+export const jailNameRule: Rule<string> = {
+  expected: `a fail2ban jail name: 1 to ${MAX_FAIL2BAN_JAIL_CHARS} characters, no ] and no control characters`,
+  check(value) {
+    const text = expectString(value, jailNameRule.expected);
+    if (!text.ok) return text;
+    return FAIL2BAN_JAIL_PATTERN.test(text.value)
+      ? text
+      : bad("invalid-value", jailNameRule.expected, describeValue(value));
+  },
+};
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -18,8 +18,6 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
             error: "invalid-ip",
             message: `'${request.ip}' is not an IPv4 or IPv6 address`,
           };
-        case "invalid-jail":
-          return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
         default:

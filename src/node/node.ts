@@ -4,9 +4,9 @@ import * as zmq from "zeromq";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { type Identity, shortId } from "../keys/identity.js";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
+import { jailLabel } from "../protocol/jail.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
 import { Journal } from "../state/journal.js";
@@ -41,8 +41,7 @@ export interface Friend {
 export type LocalReportResult =
   | { readonly status: "accepted" | "duplicate"; readonly score: number; readonly banned: boolean }
   | { readonly status: "ignored"; readonly reason: string }
-  | { readonly status: "invalid-ip" }
-  | { readonly status: "invalid-jail" };
+  | { readonly status: "invalid-ip" };
 
 export interface NodeStats {
   messages: number;
@@ -210,10 +209,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /** A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. */
-  reportLocal(ipText: string, jail: string): LocalReportResult {
+  reportLocal(ipText: string, jailName: string): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
-    if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
+    const jail = jailLabel(jailName);
     const neverBanned = this.#neverBan.reason(ip);
     if (neverBanned !== undefined) {
       this.#c.log.warn("not reporting an address on the never-ban list", {
