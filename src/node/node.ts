@@ -1,6 +1,7 @@
 import dns from "node:dns/promises";
 import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
+import { ClockSkew } from "../clock/skew.js";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { type Identity, shortId } from "../keys/identity.js";
@@ -85,6 +86,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #bansLog: BansLog;
   readonly #journal: Journal;
   readonly #neverBan: NeverBan;
+  /** Reports refused for time, per friend, and this host's own clock state: shown by `status`. */
+  readonly clockSkew: ClockSkew;
   readonly #listener: Listener;
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
   readonly #ownReports = new Map<string, SignedReport>();
@@ -114,6 +117,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#bansLog = new BansLog(config.bansLog);
     this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
+    this.clockSkew = new ClockSkew({
+      now: components.now,
+      log: components.log.child({ component: "clock" }),
+      lifetimeMs: config.reportLifetimeSeconds * 1000,
+    });
     const refusals = new OncePer(60_000);
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
@@ -268,6 +276,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       const checked = checkEntry(entry, reports[i]!, ctx);
       if (!checked.ok) {
         this.#rejected(checked.code, hop);
+        if (checked.code === "from-future" || checked.code === "expired") {
+          this.clockSkew.refused(hop.config.name, checked.code, reports[i]!.bytes, entry.path.length);
+        }
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
