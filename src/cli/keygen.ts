@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { LIMITS } from "../config/defaults.js";
 import { findConfigPath } from "../config/load.js";
 import { parseEndpoint } from "../config/validate.js";
 import { friendBlock, generateIdentity, shortId, writeIdentity } from "../keys/identity.js";
@@ -37,8 +38,9 @@ export function keygen(
   if (!NAME.test(args.name)) throw new UsageError(`--name '${args.name}' must be 1-64 of [A-Za-z0-9._-]`);
   const endpoint = parseEndpoint(args.endpoint, false);
   if (!endpoint.ok) throw new UsageError(`--endpoint '${args.endpoint}': expected ${endpoint.expected}`);
-  if (!Number.isInteger(args.trust) || args.trust < 0 || args.trust > 100) {
-    throw new UsageError(`--trust must be an integer from 0 to 100, got ${args.trust}`);
+  const { min, max } = LIMITS.trust;
+  if (!Number.isInteger(args.trust) || args.trust < min || args.trust > max) {
+    throw new UsageError(`--trust must be an integer from ${min} to ${max}, got ${args.trust}`);
   }
   const identity = generateIdentity();
   const block = friendBlock(args.name, args.endpoint, identity, args.trust);

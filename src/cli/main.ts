@@ -1,4 +1,5 @@
 import yargs from "yargs";
+import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
@@ -36,7 +37,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             demandOption: true,
             description: "Where friends reach this node, e.g. tcp://alpha.example.net:7711",
           })
-          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .option("trust", {
+            type: "number",
+            default: DEFAULT_FRIEND_TRUST,
+            description: `Trust suggested to friends (${LIMITS.trust.min}-${LIMITS.trust.max})`,
+          })
           .option("keys-dir", {
             type: "string",
             description: "Where to write node.key/node.pub [default: keys/ beside the config]",

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { DEFAULT_CONFIG_PATH, NODE_DEFAULTS } from "../config/defaults.js";
 import { parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
@@ -9,8 +10,8 @@ export const EXIT_OK = 0;
 export const EXIT_UNAVAILABLE = 1;
 export const EXIT_USAGE = 2;
 
-const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
-const DEFAULT_SOCKET = "/run/f2bp2p/control.sock";
+const DEFAULT_CONFIG = DEFAULT_CONFIG_PATH;
+const DEFAULT_SOCKET = NODE_DEFAULTS.control_socket;
 
 /**
  * `f2bp2p report IP [--jail NAME]`: hands one ban to the running node and exits 0 once the node has

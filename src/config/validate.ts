@@ -6,6 +6,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
 import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
+import { DEFAULT_FRIEND_TRUST, LIMITS, NODE_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -75,6 +76,10 @@ export function integerRule(min: number, max: number): Rule<number> {
   };
 }
 
+function rangeRule(range: { readonly min: number; readonly max: number }): Rule<number> {
+  return integerRule(range.min, range.max);
+}
+
 const UNIT_SECONDS: Readonly<Record<string, number>> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
@@ -140,7 +145,7 @@ function namePatternRule(maxLength: number, what: string): Rule<string> {
 }
 
 /** Node and friend names. */
-export const nameRule: Rule<string> = namePatternRule(64, "a name");
+export const nameRule: Rule<string> = namePatternRule(LIMITS.name.max, "a name");
 /** fail2ban jail names as fail2ban accepts them (protocol/jail.ts); reports carry a label made from them. */
 export const jailNameRule: Rule<string> = {
   expected: `a fail2ban jail name: 1 to ${MAX_FAIL2BAN_JAIL_CHARS} characters, no ] and no control characters`,
@@ -267,7 +272,7 @@ export function pathRule(baseDir: string): Rule<string> {
 }
 
 /** Unix socket paths are limited to 108 bytes by the kernel; we keep a margin. */
-export const MAX_SOCKET_PATH_BYTES = 99;
+export const MAX_SOCKET_PATH_BYTES = LIMITS.control_socket_bytes.max;
 
 export function socketPathRule(baseDir: string): Rule<string> {
   const base = pathRule(baseDir);
@@ -516,19 +521,8 @@ function notAMapping(file: string, value: unknown, expected: string): ConfigProb
 // f2bp2p.yaml
 // ---------------------------------------------------------------------------
 
-/** Defaults, written as they would be in the file. */
-export const NODE_DEFAULTS = {
-  threshold: 80,
-  report_lifetime: "24h",
-  max_hops: 6,
-  max_reports_per_friend: 250_000,
-  bans_log: "/var/log/f2bp2p/bans.log",
-  control_socket: "/run/f2bp2p/control.sock",
-  state_dir: "/var/lib/f2bp2p",
-  keys_dir: "keys",
-  friends_dir: "friends.d",
-  log_level: "info",
-} as const;
+/** Defaults, written as they would be in the file (config/defaults.ts). */
+export { NODE_DEFAULTS };
 
 export interface NodeValidation {
   /** Null when there is at least one problem. */
@@ -561,12 +555,16 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     file,
     name: r.required("name", nameRule),
     listen: r.required("listen", endpointRule(true)),
-    threshold: r.optional("threshold", integerRule(1, 100), d.threshold),
-    reportLifetimeSeconds: r.optional("report_lifetime", durationRule(60, 30 * 86400), d.report_lifetime),
-    maxHops: r.optional("max_hops", integerRule(1, 16), d.max_hops),
+    threshold: r.optional("threshold", rangeRule(LIMITS.threshold), d.threshold),
+    reportLifetimeSeconds: r.optional(
+      "report_lifetime",
+      durationRule(LIMITS.report_lifetime.min, LIMITS.report_lifetime.max),
+      d.report_lifetime,
+    ),
+    maxHops: r.optional("max_hops", rangeRule(LIMITS.max_hops), d.max_hops),
     maxReportsPerFriend: r.optional(
       "max_reports_per_friend",
-      integerRule(1000, 10_000_000),
+      rangeRule(LIMITS.max_reports_per_friend),
       d.max_reports_per_friend,
     ),
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
@@ -616,7 +614,7 @@ export function validateFriendDocument(raw: unknown, file: string): FriendValida
     endpoint: r.required("endpoint", endpointRule(false)),
     signingKey: r.required("signing_key", signingKeyRule),
     curveKey: r.required("curve_key", curveKeyRule),
-    trust: r.optional("trust", integerRule(0, 100), 80),
+    trust: r.optional("trust", rangeRule(LIMITS.trust), DEFAULT_FRIEND_TRUST),
   };
   r.rejectUnknownKeys();
   const { name, signingKey, curveKey } = values;

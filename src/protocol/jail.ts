@@ -2,8 +2,9 @@
  * Jail names: what fail2ban calls a jail, and the label a report carries on the wire
  * (docs/protocol.md section 5.3). The label is informational, so a ban is never dropped because
  * of its jail name: any name fail2ban accepts becomes a valid label by the rule of jailLabel.
- * No imports beyond constants, so the lean `report` path can load it.
+ * Imports only constants, so the lean `report` path can load it.
  */
+import { LIMITS } from "../config/defaults.js";
 import { JAIL_NAME_PATTERN, MAX_JAIL_BYTES } from "./constants.js";
 
 /** Characters kept from a name whose label has to be shortened, before the hash. */
@@ -36,7 +37,7 @@ export function fnv1a32(text: string): string {
 }
 
 /** Longest fail2ban jail name f2bp2p reads (CLI, config `watch.jails`, fail2ban's log). */
-export const MAX_FAIL2BAN_JAIL_CHARS = 256;
+export const MAX_FAIL2BAN_JAIL_CHARS = LIMITS.fail2ban_jail.max;
 
 /**
  * A jail name as fail2ban accepts it in practice: a config section name that fail2ban-client can

@@ -5,6 +5,9 @@ import fc from "fast-check";
 import { normaliseIpOrCidr } from "../../src/config/validate.js";
 import { NeverBan } from "../../src/node/never-ban.js";
 import { isCanonicalIp, parseIp, parseRange, rangeContains } from "../../src/protocol/ip.js";
+import { jailLabel } from "../../src/protocol/jail.js";
+import { decodeReport, signReport } from "../../src/protocol/report.js";
+import { testKey } from "../helpers/keys.js";
 
 /** The rows of the table in docs/protocol.md section 5.1: the spec's own test vectors. */
 function specCanonicalTable(): [string, string][] {
@@ -191,5 +194,36 @@ describe("ranges: one grammar for check and run", () => {
       ),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe("docs/protocol.md 15.5: the IPv4-compatible report vector", () => {
+  /** The hex blocks of section 15.5, each joined into one string. */
+  function vectors(): string[] {
+    const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
+    const section = doc.slice(doc.indexOf("### 15.5"));
+    return [...section.matchAll(/```\n([0-9a-f\n]+)```/g)].map((m) => m[1]!.replace(/\n/g, ""));
+  }
+
+  it("the report bytes, signature and id are what A produces, and they decode to the canonical forms", () => {
+    const [bytes, signature, id] = vectors();
+    const a = testKey(1);
+    const ip = parseIp("::203.0.113.8")!.text;
+    const signed = signReport(
+      { ip, time: 1767225600000, origin: a.publicKey, jail: jailLabel("shop1.customer-example-site.com-cc") },
+      a.signer,
+    );
+    assert.equal(signed.bytes.toString("hex"), bytes);
+    assert.equal(signed.signature.toString("hex"), signature);
+    assert.equal(signed.id.toString("hex"), id);
+    const decoded = decodeReport(Buffer.from(bytes!, "hex"));
+    assert.ok(decoded.ok);
+    assert.equal(decoded.value.ip, "::cb00:7108");
+    const dotted = Buffer.from(
+      bytes!.replace("3a3a636230303a37313038", Buffer.from("::203.0.113.8").toString("hex")),
+      "hex",
+    );
+    dotted[2] = "::203.0.113.8".length;
+    assert.deepEqual(decodeReport(dotted), { ok: false, code: "invalid-ip" });
   });
 });
