@@ -67,6 +67,9 @@ export class Fail2banLogWatcher {
         for (const line of lines) {
           const kind = classifyFail2banLine(line);
           this.count(kind.kind !== "other");
+          if (kind.kind === "unreadable-ban") {
+            options.onError?.(new Error(`${options.path}: ban line not reported, ${kind.reason}: ${line}`));
+          }
           if (kind.kind === "ban" && isReportedJail(kind.ban.jail, jails, ownJail)) {
             await options.onBan(kind.ban.ip, kind.ban.jail);
             this.bansReported++;

@@ -20,7 +20,7 @@
  * Pure functions only: no I/O here (see log-follower.ts).
  */
 import { parseIp } from "../protocol/ip.js";
-import { FAIL2BAN_JAIL_PATTERN } from "../protocol/jail.js";
+import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
 
 export interface Fail2banBan {
   /** fail2ban's jail name as logged (a report carries the label made from it, protocol/jail.ts). */
@@ -34,6 +34,8 @@ export type Fail2banLine =
   | { readonly kind: "ban"; readonly ban: Fail2banBan }
   /** A line fail2ban wrote, in a form recognised here, that is not a new ban. */
   | { readonly kind: "fail2ban" }
+  /** A `Ban` line whose address or jail name f2bp2p cannot read: said, never dropped silently. */
+  | { readonly kind: "unreadable-ban"; readonly reason: string }
   /** Anything else: another program's line in a syslog file, or a form log-watch does not read. */
   | { readonly kind: "other" };
 
@@ -67,7 +69,11 @@ export function classifyFail2banLine(raw: string): Fail2banLine {
   if (ban === null) return { kind: "fail2ban" };
   const jail = ban[1]!;
   const ip = parseIp(ban[2]!);
-  if (ip === null || !FAIL2BAN_JAIL_PATTERN.test(jail)) return { kind: "fail2ban" };
+  if (ip === null)
+    return { kind: "unreadable-ban", reason: `not an IPv4 or IPv6 address: ${JSON.stringify(ban[2])}` };
+  if (!FAIL2BAN_JAIL_PATTERN.test(jail)) {
+    return { kind: "unreadable-ban", reason: `jail name over ${MAX_FAIL2BAN_JAIL_CHARS} characters` };
+  }
   return { kind: "ban", ban: { jail, ip: ip.text } };
 }
 

@@ -164,6 +164,19 @@ describe("Fail2banLogWatcher never stays silent about a file it cannot read", ()
     assert.equal(watcher.status().warning, undefined);
   });
 
+  it("a Ban line with an address it cannot read is reported as a problem, with the line", async () => {
+    await writeFile(logPath, "");
+    const { bans, errors } = await watchLog();
+    await appendFile(logPath, ban("sshd", "host.example") + ban("sshd", "203.0.113.65"));
+    await waitFor(() => bans.length === 1, 5000, "the good ban");
+    assert.deepEqual(bans, [{ ip: "203.0.113.65", jail: "sshd" }]);
+    assert.equal(errors.length, 1);
+    assert.match(
+      String(errors[0]),
+      /ban line not reported, not an IPv4 or IPv6 address: "host\.example": .*\[sshd\] Ban host\.example/,
+    );
+  });
+
   it("warns once when the file grows by 100 lines and none is recognisable", async () => {
     await writeFile(logPath, "");
     const { unrecognised, watcher } = await watchLog();

@@ -189,3 +189,17 @@ describe("every form fail2ban writes its log in", () => {
     }
   });
 });
+
+describe("a Ban line f2bp2p cannot read is said, not dropped silently", () => {
+  it("an address that is not one, or a jail name over 256 characters", () => {
+    const prefix = "2026-11-21 10:00:00,123 fail2ban.actions        [1234]: NOTICE  ";
+    assert.deepEqual(classifyFail2banLine(`${prefix}[sshd] Ban 203.0.113.256`), {
+      kind: "unreadable-ban",
+      reason: 'not an IPv4 or IPv6 address: "203.0.113.256"',
+    });
+    assert.deepEqual(classifyFail2banLine(`${prefix}[${"j".repeat(257)}] Ban 203.0.113.9`), {
+      kind: "unreadable-ban",
+      reason: "jail name over 256 characters",
+    });
+  });
+});

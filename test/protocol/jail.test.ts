@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { jailNameRule } from "../../src/config/validate.js";
+import { classifyFail2banLine } from "../../src/ingest/fail2ban-log.js";
 import { JAIL_NAME_PATTERN } from "../../src/protocol/constants.js";
 import { FAIL2BAN_JAIL_PATTERN, fnv1a32, jailLabel } from "../../src/protocol/jail.js";
+import { decodeReport, signReport } from "../../src/protocol/report.js";
+import { testKey } from "../helpers/keys.js";
 
 describe("jail name as a label (docs/protocol.md 5.3)", () => {
   it("every row of the spec's label table", () => {
@@ -66,5 +70,32 @@ describe("jail name as a label (docs/protocol.md 5.3)", () => {
     assert.ok(FAIL2BAN_JAIL_PATTERN.test("ssh@22"));
     for (const bad of ["", "a]b", "a b", "a\nb", "j".repeat(257)])
       assert.ok(!FAIL2BAN_JAIL_PATTERN.test(bad), bad);
+  });
+});
+
+describe("a jail name accepted in one place is accepted everywhere", () => {
+  const key = testKey(1);
+  it("property: config accepts it -> log-watch reads its Ban line -> its label goes over the wire", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ minLength: 1, maxLength: 300 }), fc.stringMatching(/^[a-z0-9.-]{20,60}$/)),
+        (name) => {
+          if (!jailNameRule.check(name).ok) return;
+          const line = `2026-11-30 12:00:00,000 fail2ban.actions        [1]: NOTICE  [${name}] Ban 203.0.113.9`;
+          assert.deepEqual(classifyFail2banLine(line), {
+            kind: "ban",
+            ban: { jail: name, ip: "203.0.113.9" },
+          });
+          const signed = signReport(
+            { ip: "203.0.113.9", time: 1, origin: key.publicKey, jail: jailLabel(name) },
+            key.signer,
+          );
+          const decoded = decodeReport(signed.bytes);
+          assert.ok(decoded.ok, name);
+          assert.equal(decoded.value.jail, jailLabel(name));
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
