@@ -81,7 +81,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       (y) =>
         y
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
-          .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
+          .option("jail", {
+            type: "string",
+            description:
+              "The fail2ban jail that banned it (any name: a longer one is carried as a 32-character label)",
+          })
           .example("$0 report 203.0.113.7 --jail sshd", ""),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });

@@ -24,8 +24,9 @@
  */
 import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { FINGERPRINT_BYTES, loadPosition, type SavedPosition, savePosition } from "./position-file.js";
 
 /** A line longer than this (bytes, without its \n) is dropped rather than buffered. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -33,8 +34,6 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const CHUNK_BYTES = 256 * 1024;
 /** Rotated files followed at once; the oldest is read to its end and closed beyond this. */
 export const MAX_ROTATED_FILES = 4;
-/** The fingerprint covers up to this many bytes at the start of the file. */
-const FINGERPRINT_BYTES = 256;
 const NEWLINE = 0x0a;
 
 export interface LogFollowerOptions {
@@ -57,19 +56,6 @@ export interface LogFollowerOptions {
   readonly rotateGraceMs?: number;
   /** Clock in ms since the epoch (default Date.now); tests pass a fake one. */
   readonly now?: () => number;
-}
-
-/** What the position file holds. dev and ino are decimal strings: inode numbers can exceed 2^53. */
-interface SavedPosition {
-  readonly version: 1;
-  readonly dev: string;
-  readonly ino: string;
-  readonly offset: number;
-  /** Inside a dropped over-long line: discard up to the next \n. */
-  readonly skipping: boolean;
-  /** sha256 (hex) of the file's first fpLen bytes. */
-  readonly fp: string;
-  readonly fpLen: number;
 }
 
 interface RotatedFile {
@@ -484,35 +470,12 @@ export class LogFollower {
   }
 
   private async loadPosition(): Promise<SavedPosition | null> {
-    let text: string;
-    try {
-      text = await readFile(this.positionFile, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.report(err);
-      return null;
+    const loaded = await loadPosition(this.positionFile);
+    if (loaded.kind === "position") return loaded.position;
+    if (loaded.kind === "unusable") {
+      const why = loaded.error instanceof Error ? loaded.error.message : String(loaded.error);
+      this.report(new Error(`${why}; starting at the end of ${this.path}`));
     }
-    try {
-      const v = JSON.parse(text) as Partial<SavedPosition>;
-      if (
-        v.version === 1 &&
-        typeof v.dev === "string" &&
-        /^\d+$/.test(v.dev) &&
-        typeof v.ino === "string" &&
-        /^\d+$/.test(v.ino) &&
-        Number.isSafeInteger(v.offset) &&
-        (v.offset as number) >= 0 &&
-        typeof v.skipping === "boolean" &&
-        typeof v.fp === "string" &&
-        Number.isSafeInteger(v.fpLen) &&
-        (v.fpLen as number) >= 0 &&
-        (v.fpLen as number) <= FINGERPRINT_BYTES
-      ) {
-        return v as SavedPosition;
-      }
-    } catch {
-      // fall through
-    }
-    this.report(new Error(`${this.positionFile}: unreadable position, starting at the end of ${this.path}`));
     return null;
   }
 
@@ -533,20 +496,7 @@ export class LogFollower {
       fp: f.fp,
       fpLen: f.fpLen,
     };
-    const tmp = `${this.positionFile}.${process.pid}.tmp`;
-    try {
-      const fh = await open(tmp, "w", 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(pos)}\n`);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.positionFile);
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
-    }
+    await savePosition(this.positionFile, pos);
   }
 }
 
