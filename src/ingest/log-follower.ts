@@ -5,8 +5,8 @@
  *   being renamed and re-created); a slow safety poll catches events fs.watch misses.
  * - Only complete lines (ending in \n) are delivered; a partial line waits for its end.
  * - logrotate by rename: the new file at the same path is read from offset 0, and the old one is
- *   still followed until the new file has received lines and the old one has then been quiet for
- *   a grace period: a writer that was never told to reopen its log (older distributions'
+ *   still followed while a process holds it open for writing (where /proc tells), or else until
+ *   the new file has received lines and the old one has then been quiet for a grace period: a writer that was never told to reopen its log (older distributions'
  *   postrotate did nothing) keeps writing to the old file for as long as it runs, and every line
  *   it writes there is delivered. Once left, the old file's final unterminated line is delivered;
  *   the old file is still watched, and if it grows after that, its lines are delivered and the
@@ -26,6 +26,7 @@ import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { openForWriting } from "./open-writers.js";
 import { FINGERPRINT_BYTES, loadPosition, type SavedPosition, savePosition } from "./position-file.js";
 
 /** A line longer than this (bytes, without its \n) is dropped rather than buffered. */
@@ -62,7 +63,7 @@ interface RotatedFile {
   readonly file: OpenFile;
   /** The name it had when it was rotated away, for messages. */
   readonly name: string;
-  /** When it last grew (or was rotated away). */
+  /** When it last grew (or was rotated away, or was last found open for writing). */
   lastGrowth: number;
   /** Left: the new file received lines and this one was quiet for the grace period. */
   left: boolean;
@@ -373,6 +374,12 @@ export class LogFollower {
         continue;
       }
       if (!r.left && newFileHasLines && now - r.lastGrowth >= this.graceMs) {
+        // A writer still holding it open may write there again: keep following while it does.
+        // Asked again only after another grace period, so /proc is not scanned at every poll.
+        if ((await openForWriting(r.file.dev, r.file.ino)) === "yes") {
+          r.lastGrowth = now;
+          continue;
+        }
         r.left = true;
         await this.drain(r.file, true, false);
       }

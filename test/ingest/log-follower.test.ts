@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   appendFile,
   mkdir,
@@ -181,6 +183,36 @@ describe("LogFollower", () => {
       String(h.errors[0]),
       /fail2ban\.log\.1: rotated log still written after .*fail2ban\.log received lines/,
     );
+  });
+
+  it("a rotated file a process still holds open for writing is never left, even after the new file got lines", async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip("needs root to read other processes' descriptors in /proc");
+      return;
+    }
+    let clock = 1_000_000;
+    await writeFile(logPath, "");
+    const h = await follow({ rotateGraceMs: 30_000, now: () => clock });
+    // The writer opens the log once and keeps it, as fail2ban does; it appends a line per input line.
+    const writer = spawn(
+      "sh",
+      ["-c", 'exec 3>>"$1"; echo ready; while read -r l; do echo "$l" >&3; done', "sh", logPath],
+      {
+        stdio: ["pipe", "pipe", "ignore"],
+      },
+    );
+    t.after(() => writer.kill("SIGKILL"));
+    await once(writer.stdout!, "data");
+    await rename(logPath, `${logPath}.1`);
+    await writeFile(logPath, "new 1\n");
+    await waitFor(hasLines(h, "new 1"), 5000, "new file");
+    clock += 60_000;
+    await appendFile(logPath, "new 2\n"); // a check after the grace period: the writer still holds .1
+    await waitFor(hasLines(h, "new 2"), 5000, "new 2");
+    writer.stdin!.write("held 1\n");
+    await waitFor(hasLines(h, "held 1"), 5000, "line from the writer that never reopened");
+    assert.deepEqual(h.lines, ["new 1", "new 2", "held 1"]);
+    assert.deepEqual(h.errors, []); // not left, so its growth is no surprise
   });
 
   it("keeps reading the old file while the path is missing after a rename", async () => {
