@@ -5,6 +5,7 @@
  * friend with the measured offset, logs them at info level (rate-limited per friend) and gives
  * `f2bp2p status` its `clock` section. Pure bookkeeping: the clock and the logger come from outside.
  */
+import { shortId } from "../keys/identity.js";
 import { MAX_CLOCK_SKEW_MS } from "../protocol/constants.js";
 import { decodeReport } from "../protocol/report.js";
 import type { Logger } from "../util/logger.js";
@@ -27,6 +28,8 @@ export interface FriendSkew {
   readonly lastCode: TimeRefusal;
   /** This node's time of that refusal, ms since the epoch. */
   readonly lastAt: number;
+  /** Short id of that report's origin: the friend itself, or a node further away whose clock is off. */
+  readonly lastOrigin: string;
 }
 
 export interface ClockStatus {
@@ -61,15 +64,24 @@ export class ClockSkew {
     const offsetMs = decoded.value.time - now;
     const before = this.#friends.get(friend);
     const refused = { ...before?.refused, [code]: (before?.refused[code] ?? 0) + 1 };
-    this.#friends.set(friend, { refused, lastOffsetMs: offsetMs, lastCode: code, lastAt: now });
+    const origin = shortId(decoded.value.origin);
+    this.#friends.set(friend, {
+      refused,
+      lastOffsetMs: offsetMs,
+      lastCode: code,
+      lastAt: now,
+      lastOrigin: origin,
+    });
     if (!this.#onceEvery.allow(`${friend}/${code}`, now)) return;
     const ahead = code === "from-future";
     this.#log.info(
       ahead
-        ? "reports refused: their time is ahead of this node's clock (the friend's clock is fast, or ours is slow)"
-        : "reports refused: their time is older than the report lifetime (the friend's clock is slow, or ours is fast)",
+        ? "reports refused: their time is ahead of this node's clock (the origin's clock is fast, or ours is slow)"
+        : "reports refused: their time is older than the report lifetime (the origin's clock is slow, or ours is fast)",
       {
         friend,
+        origin,
+        hops: pathLength,
         code,
         offset: formatOffset(offsetMs),
         allowed: ahead ? formatOffset(MAX_CLOCK_SKEW_MS) : `-${formatOffset(this.#lifetimeMs)}`,

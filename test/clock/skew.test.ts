@@ -73,7 +73,10 @@ describe("clock skew: reports refused for time are said, per friend, with the of
       lastOffsetMs: 600_000,
       lastCode: "from-future",
       lastAt: clock,
+      lastOrigin: friendNode.id,
     });
+    assert.equal(skewLines()[0]!.origin, friendNode.id);
+    assert.equal(skewLines()[0]!.hops, 1);
   });
 
   it("rate-limited per friend: more refusals within 10 minutes are counted, not logged", () => {
