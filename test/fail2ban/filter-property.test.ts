@@ -73,3 +73,22 @@ describe("every address the node writes is banned by the shipped filter (real fa
     );
   });
 });
+
+describe("bans log lines", () => {
+  it("write an address in canonical text whatever form it arrives in", () => {
+    const at = new Date("2026-11-30T12:00:00.000Z");
+    const line = (ip: string) => formatBanLine({ at, ip, score: 80, origin: "3fa2c1d09b7e", hops: 1 });
+    assert.equal(
+      line("::203.0.113.8"),
+      "2026-11-30T12:00:00.000Z BAN ::cb00:7108 score=80 origin=3fa2c1d09b7e hops=1\n",
+    );
+    assert.equal(
+      line("2001:DB8::0:7"),
+      "2026-11-30T12:00:00.000Z BAN 2001:db8::7 score=80 origin=3fa2c1d09b7e hops=1\n",
+    );
+    assert.equal(
+      line("::ffff:198.51.100.4"),
+      "2026-11-30T12:00:00.000Z BAN 198.51.100.4 score=80 origin=3fa2c1d09b7e hops=1\n",
+    );
+  });
+});
