@@ -4,11 +4,8 @@ import { DEFAULT_CONFIG_PATH, NODE_DEFAULTS } from "../config/defaults.js";
 import { parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
+import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import type { LeanReportArgs } from "./report-args.js";
-
-export const EXIT_OK = 0;
-export const EXIT_UNAVAILABLE = 1;
-export const EXIT_USAGE = 2;
 
 const DEFAULT_CONFIG = DEFAULT_CONFIG_PATH;
 const DEFAULT_SOCKET = NODE_DEFAULTS.control_socket;
@@ -39,11 +36,18 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     });
     if (!answer.ok) {
       process.stderr.write(`f2bp2p report: ${answer.message}\n`);
-      return EXIT_USAGE;
+      return answer.error === "store-failed" ? EXIT_NOT_WRITTEN : EXIT_USAGE;
     }
     if (answer.status === "ignored") {
       process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
     } else if (answer.status === "accepted" || answer.status === "duplicate") {
+      if (answer.banPending !== undefined) {
+        process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, sent to friends\n`);
+        process.stderr.write(
+          `f2bp2p report: ban not written here yet: ${answer.banPending}; the node writes it when it can\n`,
+        );
+        return EXIT_NOT_WRITTEN;
+      }
       const state = answer.banned ? "banned here" : "not banned here";
       process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
     }
@@ -51,7 +55,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
   } catch (err: unknown) {
     if (!(err instanceof NodeNotRunningError)) throw err;
     process.stderr.write(`f2bp2p report: ${err.message}\n`);
-    return EXIT_UNAVAILABLE;
+    return EXIT_FAILURE;
   }
 }
 

@@ -7,6 +7,7 @@ import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { openNodeState } from "../state/open.js";
 import { createLogger } from "../util/logger.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
@@ -27,12 +28,21 @@ export async function startNode(
     curveKey: identity.curvePublicKey,
   });
   const log = createLogger(config.logLevel, config.name);
+  // The state dir's lock comes first: a second node stops here, before it touches any file.
+  const state = openNodeState(config.stateDir);
   const node = new F2bNode(config, friends, identity, {
     now: Date.now,
     log: log.child({ component: "node" }),
     context: zmq.context,
+    store: state.store,
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err: unknown) {
+    await node.stop();
+    state.close();
+    throw err;
+  }
   // Not awaited: the answer (a child process or two) only adds a warning and a status field.
   void probeOwnClock().then((own) => node.clockSkew.setOwn(own));
   let watcher: Fail2banLogWatcher | undefined;
@@ -45,6 +55,7 @@ export async function startNode(
     await control.start();
   } catch (err: unknown) {
     await node.stop();
+    state.close();
     throw err;
   }
   if (config.watch !== null) {
@@ -70,6 +81,7 @@ export async function startNode(
       await watcher?.stop();
       await control.stop();
       await node.stop();
+      state.close();
     },
   };
 }
@@ -78,7 +90,9 @@ export async function startNode(
 export async function run(configOption: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const running = await startNode(configOption, env);
   return new Promise((resolve) => {
-    const onHup = (): void => running.node.reopenBansLog();
+    const onHup = (): void => {
+      running.node.reopenBansLog();
+    };
     const onStop = (): void => {
       process.off("SIGTERM", onStop).off("SIGINT", onStop).off("SIGHUP", onHup);
       void running.stop().then(() => resolve(0));

@@ -24,6 +24,8 @@ export function controlHandler(
           };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
+        case "store-failed":
+          return { ok: false, error: "store-failed", message: result.message };
         default:
           return {
             ok: true,
@@ -31,6 +33,7 @@ export function controlHandler(
             ip: request.ip,
             score: result.score,
             banned: result.banned,
+            ...(result.banPending === undefined ? {} : { banPending: result.banPending }),
           };
       }
     },
@@ -64,14 +67,21 @@ export interface StatusExtra {
 }
 
 export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string, unknown> {
+  const counts = node.ledger.store.counts();
   const watch = extra.watch?.();
   return {
     name: node.config.name,
     id: node.id,
     listen: node.endpoint,
     threshold: node.config.threshold,
-    reports: node.ledger.reportCount,
-    ips: node.ledger.ipCount,
+    reports: counts.reports,
+    ips: counts.ips,
+    store: {
+      bans: counts.bans,
+      pendingBans: counts.pendingBans,
+      setAside: counts.setAside,
+      pendingMessages: node.pendingMessages,
+    },
     stats: node.stats,
     clock: node.clockSkew.status(),
     ...(watch !== undefined ? { watch } : {}),

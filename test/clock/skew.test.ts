@@ -44,6 +44,8 @@ describe("clock skew: reports refused for time are said, per friend, with the of
   const me = loadNode(files.configs.get("me")!, { context, log, now: () => clock });
   const friendNode = loadNode(files.configs.get("ahead")!, { context });
   const friend = friendNode.identity;
+  await me.start();
+  // The friend is never started, but its sockets exist: close them so the process can exit.
   after(() => Promise.all([me.stop(), friendNode.stop()]));
 
   function reportAt(ip: string, time: number): Buffer[] {
