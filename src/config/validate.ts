@@ -573,6 +573,7 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     keysDir: r.optional("keys_dir", pathRule(baseDir), d.keys_dir),
     friendsDir: r.optional("friends_dir", pathRule(baseDir), d.friends_dir),
     ignore: r.list("ignore", ipOrCidrRule),
+    specialBannable: r.list("special_bannable", ipOrCidrRule),
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
   };

@@ -9,11 +9,29 @@ import { SPECIAL_PURPOSE_BLOCKS } from "./special-purpose.js";
  * `check` validates with, so what `check` accepts is exactly what is enforced here.
  */
 export class NeverBan {
-  readonly #entries: { readonly range: IpRange; readonly why: string }[] = [];
+  readonly #entries: { readonly range: IpRange; readonly why: string; readonly special: boolean }[] = [];
+  /** Config `special_bannable`: parts of the special-purpose blocks banned like any address here. */
+  readonly #specialBannable: IpRange[] = [];
 
-  constructor(ignore: readonly string[], interfaces = os.networkInterfaces()) {
+  /**
+   * `ignore` and `specialBannable` are config ranges (protocol/ip.ts grammar); `interfaces` are this
+   * host's own addresses (os.networkInterfaces() shape).
+   */
+  constructor(
+    ignore: readonly string[],
+    interfaces = os.networkInterfaces(),
+    specialBannable: readonly string[] = [],
+  ) {
+    for (const entry of specialBannable) {
+      const parsed = parseRange(entry);
+      if (parsed.ok) this.#specialBannable.push(parsed.range);
+    }
     for (const block of SPECIAL_PURPOSE_BLOCKS) {
-      this.#entries.push({ range: block.range, why: `special-purpose address: ${block.name}` });
+      this.#entries.push({
+        range: block.range,
+        why: `special-purpose address: ${block.name}`,
+        special: true,
+      });
     }
     for (const entry of ignore) this.add(entry, `on the ignore list (${entry})`);
     for (const addresses of Object.values(interfaces)) {
@@ -28,7 +46,7 @@ export class NeverBan {
    */
   add(entry: string, why = "on the never-ban list"): boolean {
     const parsed = parseRange(entry);
-    if (parsed.ok) this.#entries.push({ range: parsed.range, why });
+    if (parsed.ok) this.#entries.push({ range: parsed.range, why, special: false });
     return parsed.ok;
   }
 
@@ -36,7 +54,8 @@ export class NeverBan {
   reason(ip: string | ParsedIp): string | undefined {
     const parsed = typeof ip === "string" ? parseIp(ip) : ip;
     if (parsed === null) return undefined;
-    return this.#entries.find((e) => rangeContains(e.range, parsed))?.why;
+    const bannableSpecial = this.#specialBannable.some((r) => rangeContains(r, parsed));
+    return this.#entries.find((e) => !(e.special && bannableSpecial) && rangeContains(e.range, parsed))?.why;
   }
 
   has(ip: string): boolean {

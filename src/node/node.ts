@@ -169,7 +169,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) this.#friendsByKey.set(f.key, f);
     this.#store = components.store;
     this.#bansLog = new BansLog(config.bansLog);
-    this.#neverBan = new NeverBan(config.ignore);
+    this.#neverBan = new NeverBan(config.ignore, undefined, config.specialBannable);
     this.clockSkew = new ClockSkew({
       now: components.now,
       log: components.log.child({ component: "clock" }),

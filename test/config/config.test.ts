@@ -56,6 +56,7 @@ describe("loadNodeConfig: valid files", () => {
       keysDir: path.join(dir, "keys"),
       friendsDir: path.join(dir, "friends.d"),
       ignore: [],
+      specialBannable: [],
       logLevel: "info",
       watch: null,
     });

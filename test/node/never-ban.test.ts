@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { loadNodeConfig } from "../../src/config/load.js";
 import { NeverBan } from "../../src/node/never-ban.js";
+import { configError, problemAt, tempDir, writeFile } from "../config/helpers.js";
 
 describe("never-ban list", () => {
   const never = new NeverBan([], {});
@@ -64,5 +66,41 @@ describe("never-ban list", () => {
     assert.equal(list.reason("198.51.100.9"), "an address of this host");
     assert.equal(list.reason("2001:db8::77"), "the address of friend b");
     assert.equal(list.add("not-an-address"), false);
+  });
+});
+
+describe("special_bannable: parts of the special-purpose blocks banned like any address", () => {
+  it("config reads and normalises it; the never-ban list then lets those addresses through", (t) => {
+    const dir = tempDir(t);
+    const file = writeFile(
+      dir,
+      "f2bp2p.yaml",
+      'name: n\nlisten: tcp://127.0.0.1:7711\nignore: [10.9.0.0/16]\nspecial_bannable: [10.0.0.77/8, "fd00::/8"]\n',
+    );
+    const config = loadNodeConfig(file);
+    assert.deepEqual(config.specialBannable, ["10.0.0.0/8", "fd00::/8"]);
+    const list = new NeverBan(config.ignore, {}, config.specialBannable);
+    assert.equal(list.reason("10.1.2.3"), undefined);
+    assert.equal(list.reason("fd12::1"), undefined);
+    // The ignore list still wins, and every other special-purpose block stays never banned.
+    assert.equal(list.reason("10.9.1.1"), "on the ignore list (10.9.0.0/16)");
+    assert.match(list.reason("192.168.1.1") ?? "", /private use/);
+    assert.match(list.reason("fc00::1") ?? "", /unique local/);
+    assert.match(list.reason("127.0.0.1") ?? "", /loopback/);
+  });
+
+  it("a bad entry is refused like an ignore entry, naming the key", (t) => {
+    const dir = tempDir(t);
+    const file = writeFile(
+      dir,
+      "f2bp2p.yaml",
+      "name: n\nlisten: tcp://127.0.0.1:7711\nspecial_bannable: [10.0.0.0/33]\n",
+    );
+    problemAt(
+      configError(() => loadNodeConfig(file)),
+      file,
+      "special_bannable[0]",
+      "out-of-range",
+    );
   });
 });
