@@ -55,6 +55,8 @@ export class Fail2banLogWatcher {
   private recognisedEver = false;
   private bansReported = 0;
   private warning: string | undefined;
+  /** Index of the line whose ban failed in the last batch (-1: it went through): counted up to there. */
+  private failedAt = -1;
 
   constructor(options: Fail2banLogWatcherOptions) {
     this.options = options;
@@ -64,17 +66,28 @@ export class Fail2banLogWatcher {
       path: options.path,
       positionFile: options.positionFile,
       onLines: async (lines) => {
-        for (const line of lines) {
+        // A batch that failed comes again from its first line: its lines already counted are not
+        // counted (nor said) twice, though their bans are reported again (at least once).
+        const failedAt = this.failedAt;
+        for (const [i, line] of lines.entries()) {
           const kind = classifyFail2banLine(line);
-          this.count(kind.kind !== "other");
-          if (kind.kind === "unreadable-ban") {
-            options.onError?.(new Error(`${options.path}: ban line not reported, ${kind.reason}: ${line}`));
+          if (i > failedAt) {
+            this.count(kind.kind !== "other");
+            if (kind.kind === "unreadable-ban") {
+              options.onError?.(new Error(`${options.path}: ban line not reported, ${kind.reason}: ${line}`));
+            }
           }
           if (kind.kind === "ban" && isReportedJail(kind.ban.jail, jails, ownJail)) {
-            await options.onBan(kind.ban.ip, kind.ban.jail);
-            this.bansReported++;
+            try {
+              await options.onBan(kind.ban.ip, kind.ban.jail);
+            } catch (err) {
+              this.failedAt = Math.max(failedAt, i);
+              throw err;
+            }
+            if (i >= failedAt) this.bansReported++;
           }
         }
+        this.failedAt = -1;
       },
       ...(options.onError ? { onError: options.onError } : {}),
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),

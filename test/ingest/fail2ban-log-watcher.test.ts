@@ -109,23 +109,29 @@ describe("Fail2banLogWatcher (log lines written by the test)", () => {
     assert.deepEqual(bans, [{ ip: "203.0.113.34", jail: "sshd" }]);
   });
 
-  it("a failing onBan makes the bans come again (at least once), not lost", async () => {
+  it("a failing onBan makes the bans come again (at least once), not lost, counted once", async () => {
     await writeFile(logPath, "");
-    let fail = true;
+    const failOnce = new Set(["203.0.113.40", "203.0.113.41"]);
     const got: string[] = [];
-    await watchLog({
+    const { watcher } = await watchLog({
       pollIntervalMs: 50,
       onBan: async (ip) => {
         got.push(ip);
-        if (fail) {
-          fail = false;
-          throw new Error("node down");
-        }
+        if (failOnce.delete(ip)) throw new Error("node down");
       },
     });
     await appendFile(logPath, ban("sshd", "203.0.113.40"));
     await waitFor(() => got.length >= 2, 5000, "retry");
     assert.deepEqual(got, ["203.0.113.40", "203.0.113.40"]);
+    // A batch failing on its second line's ban: its lines are counted once, its ban once reported.
+    await appendFile(logPath, `${ban("sshd", "198.51.100.40")}${ban("sshd", "203.0.113.41")}`);
+    await waitFor(
+      () => got.filter((ip) => ip === "203.0.113.41").length === 2,
+      5000,
+      "retry of the second batch",
+    );
+    assert.equal(watcher.status().linesRead, 3);
+    assert.equal(watcher.status().bansReported, 3);
   });
 });
 
