@@ -1,4 +1,5 @@
 import yargs from "yargs";
+import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
@@ -37,7 +38,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             demandOption: true,
             description: "Where friends reach this node, e.g. tcp://alpha.example.net:7711",
           })
-          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .option("trust", {
+            type: "number",
+            default: DEFAULT_FRIEND_TRUST,
+            description: `Trust suggested to friends (${LIMITS.trust.min}-${LIMITS.trust.max})`,
+          })
           .option("keys-dir", {
             type: "string",
             description: "Where to write node.key/node.pub [default: keys/ beside the config]",
@@ -77,7 +82,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       (y) =>
         y
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
-          .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
+          .option("jail", {
+            type: "string",
+            description:
+              "The fail2ban jail that banned it (any name: a longer one is carried as a 32-character label)",
+          })
           .example("$0 report 203.0.113.7 --jail sshd", ""),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });

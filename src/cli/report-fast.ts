@@ -1,13 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
+import { DEFAULT_CONFIG_PATH, NODE_DEFAULTS } from "../config/defaults.js";
 import { parseIp } from "../protocol/ip.js";
+import { jailLabel } from "../protocol/jail.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
 import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import type { LeanReportArgs } from "./report-args.js";
 
-const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
-const DEFAULT_SOCKET = "/run/f2bp2p/control.sock";
+const DEFAULT_CONFIG = DEFAULT_CONFIG_PATH;
+const DEFAULT_SOCKET = NODE_DEFAULTS.control_socket;
 
 /**
  * `f2bp2p report IP [--jail NAME]`: hands one ban to the running node and exits 0 once the node has
@@ -20,10 +21,8 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     process.stderr.write(`f2bp2p report: '${args.ip}' is not an IPv4 or IPv6 address\n`);
     return EXIT_USAGE;
   }
-  if (args.jail !== undefined && !JAIL_NAME_PATTERN.test(args.jail)) {
-    process.stderr.write(`f2bp2p report: jail '${args.jail}' must be 1-32 of [A-Za-z0-9._-]\n`);
-    return EXIT_USAGE;
-  }
+  // The jail name is only a label: any name fail2ban gives becomes one (docs/protocol.md 5.3).
+  const jail = jailLabel(args.jail ?? "");
   const socketPath = await controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
   if (typeof socketPath !== "string") {
     process.stderr.write(`f2bp2p report: ${socketPath.error}\n`);
@@ -33,7 +32,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     const answer = await askNode(socketPath, {
       op: "report",
       ip: ip.text,
-      ...(args.jail ? { jail: args.jail } : {}),
+      ...(jail !== "" ? { jail } : {}),
     });
     if (!answer.ok) {
       process.stderr.write(`f2bp2p report: ${answer.message}\n`);

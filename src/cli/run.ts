@@ -1,7 +1,8 @@
 import path from "node:path";
 import * as zmq from "zeromq";
+import { probeOwnClock } from "../clock/own-clock.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
-import { Fail2banLogWatcher } from "../ingest/log-follower.js";
+import { Fail2banLogWatcher } from "../ingest/fail2ban-log-watcher.js";
 import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
@@ -42,9 +43,12 @@ export async function startNode(
     state.close();
     throw err;
   }
+  // Not awaited: the answer (a child process or two) only adds a warning and a status field.
+  void probeOwnClock().then((own) => node.clockSkew.setOwn(own));
+  let watcher: Fail2banLogWatcher | undefined;
   const control = new ControlServer(
     config.controlSocket,
-    controlHandler(node),
+    controlHandler(node, { watch: () => watcher?.status() }),
     log.child({ component: "control" }),
   );
   try {
@@ -54,7 +58,6 @@ export async function startNode(
     state.close();
     throw err;
   }
-  let watcher: Fail2banLogWatcher | undefined;
   if (config.watch !== null) {
     const watchLog = log.child({ component: "watch" });
     watcher = new Fail2banLogWatcher({
@@ -63,6 +66,8 @@ export async function startNode(
       jails: config.watch.jails,
       ownJail: "f2bp2p",
       onError: (err) => watchLog.warn("fail2ban log watch problem", { error: String(err) }),
+      onUnrecognised: (message) =>
+        watchLog.warn("fail2ban log not in a form log-watch reads", { problem: message }),
       onBan: async (ip, jail) => {
         const result = node.reportLocal(ip, jail);
         watchLog.info("fail2ban ban reported", { ip, jail, status: result.status });

@@ -29,6 +29,11 @@ export interface NodeConfig {
   readonly friendsDir: string;
   /** IPs and CIDRs never written to the bans log nor reported (normalised text, e.g. 192.0.2.0/24). */
   readonly ignore: readonly string[];
+  /**
+   * Special-purpose ranges (e.g. 10.0.0.0/8 on one organisation's network) this node bans and
+   * reports like any other address; by default none (node/special-purpose.ts). Normalised text.
+   */
+  readonly specialBannable: readonly string[];
   /** Operational log level: error, warn, info, debug. Default info. */
   readonly logLevel: "error" | "warn" | "info" | "debug";
   /** Optional: follow fail2ban's own log and report its bans (issue: log-watch ingestion). */

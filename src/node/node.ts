@@ -1,13 +1,14 @@
 import dns from "node:dns/promises";
 import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
+import { ClockSkew } from "../clock/skew.js";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
+import { jailLabel } from "../protocol/jail.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
@@ -59,7 +60,6 @@ export type LocalReportResult =
     }
   | { readonly status: "ignored"; readonly reason: string }
   | { readonly status: "invalid-ip" }
-  | { readonly status: "invalid-jail" }
   /** The report could not be committed to the store (nothing of it was kept): why. */
   | { readonly status: "store-failed"; readonly message: string };
 
@@ -136,6 +136,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #ownState: NodeState | undefined;
   readonly #bansLog: BansLog;
   readonly #neverBan: NeverBan;
+  /** Reports refused for time, per friend, and this host's own clock state: shown by `status`. */
+  readonly clockSkew: ClockSkew;
   readonly #listener: Listener;
   /**
    * Messages applied in the store transaction that is still open: one commit for every message that
@@ -169,7 +171,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) this.#friendsByKey.set(f.key, f);
     this.#store = components.store;
     this.#bansLog = new BansLog(config.bansLog);
-    this.#neverBan = new NeverBan(config.ignore);
+    this.#neverBan = new NeverBan(config.ignore, undefined, config.specialBannable);
+    this.clockSkew = new ClockSkew({
+      now: components.now,
+      log: components.log.child({ component: "clock" }),
+      lifetimeMs: config.reportLifetimeSeconds * 1000,
+    });
     const refusals = new OncePer(60_000);
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
@@ -321,14 +328,20 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. The
    * report is committed to the store (synced to disk) before this returns; its ban line, when the
    * score reaches the threshold, is written before too, or `banPending` says why it could not be.
+   * Any jail name is fine: the report carries its label (protocol/jail.ts).
    */
-  reportLocal(ipText: string, jail: string): LocalReportResult {
+  reportLocal(ipText: string, jailName: string): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
-    if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
-    if (this.#neverBan.has(ip.text)) {
-      this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
-      return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
+    const jail = jailLabel(jailName);
+    const neverBanned = this.#neverBan.reason(ip);
+    if (neverBanned !== undefined) {
+      this.#c.log.warn("not reporting an address on the never-ban list", {
+        ip: ip.text,
+        jail,
+        why: neverBanned,
+      });
+      return { status: "ignored", reason: neverBanned };
     }
     const ledger = this.ledger;
     const now = this.#c.now();
@@ -466,6 +479,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       const checked = checkEntry(entry, reports[i]!, ctx);
       if (!checked.ok) {
         this.#rejected(checked.code, hop);
+        if (checked.code === "from-future" || checked.code === "expired") {
+          this.clockSkew.refused(hop.config.name, checked.code, reports[i]!.bytes, entry.path.length);
+        }
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
@@ -748,11 +764,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) {
       const host = parseEndpointHost(f.config.endpoint);
       if (parseIp(host) !== null) {
-        this.#neverBan.add(host);
+        this.#neverBan.add(host, `the address of friend ${f.config.name}`);
         continue;
       }
       try {
-        for (const { address } of await dns.lookup(host, { all: true })) this.#neverBan.add(address);
+        for (const { address } of await dns.lookup(host, { all: true }))
+          this.#neverBan.add(address, `the address of friend ${f.config.name}`);
       } catch {
         this.#c.log.warn("cannot resolve friend's host; its address is not protected from bans", { host });
       }

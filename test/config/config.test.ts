@@ -56,6 +56,7 @@ describe("loadNodeConfig: valid files", () => {
       keysDir: path.join(dir, "keys"),
       friendsDir: path.join(dir, "friends.d"),
       ignore: [],
+      specialBannable: [],
       logLevel: "info",
       watch: null,
     });
@@ -181,9 +182,9 @@ describe("loadNodeConfig: valid files", () => {
       "192.0.2.0/24",
       "203.0.113.9",
       "::1",
-      "::ffff:192.0.2.1",
+      "192.0.2.1",
       "0.0.0.0/0",
-      "2001:db8::1/128",
+      "2001:db8::1",
     ]);
   });
 

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { waitFor } from "./wait.js";
+
+/** The real `f2bp2p` binary, spawned as fail2ban and a sysadmin would run it. */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/f2bp2p.js");
+const exec = promisify(execFile);
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the binary to its end; never throws on a non-zero exit. */
+export async function f2bp2p(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
+      env: { ...process.env, F2BP2P_CONFIG: "", ...env },
+      timeout: 20_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err: unknown) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+export interface RunningCli {
+  readonly child: ChildProcess;
+  stderr(): string;
+  readonly exited: Promise<number>;
+}
+
+/** Starts `f2bp2p run` and resolves once its control socket exists; the caller stops it. */
+export async function runNode(config: string): Promise<RunningCli> {
+  const child = spawn(process.execPath, [BIN, "-c", config, "run"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? -1)));
+  const socket = path.join(path.dirname(config), "control.sock");
+  await waitFor(() => fs.existsSync(socket) || child.exitCode !== null, 10_000, "control socket");
+  assert.equal(child.exitCode, null, `node exited early: ${stderr}`);
+  return { child, stderr: () => stderr, exited };
+}
