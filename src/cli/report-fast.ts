@@ -1,21 +1,27 @@
 import fs from "node:fs";
 import path from "node:path";
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, defaultSpoolDir } from "../config/defaults.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
+import { spoolReport } from "../spool/write.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
 import type { LeanReportArgs } from "./report-args.js";
 
 export const EXIT_OK = 0;
-export const EXIT_UNAVAILABLE = 1;
+/** The node gave no answer and the report could not be spooled either (the message says why). */
+export const EXIT_NOT_SPOOLED = 1;
+/** The report itself is bad (address, jail), or the node refused it. */
 export const EXIT_USAGE = 2;
 
 const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
-const DEFAULT_SOCKET = "/run/f2bp2p/control.sock";
 
 /**
  * `f2bp2p report IP [--jail NAME]`: hands one ban to the running node and exits 0 once the node has
- * acknowledged it (the bans log line, if any, is written by then). Reads only `control_socket` from
- * the config: the node validated the whole file when it started.
+ * acknowledged it (the bans log line, if any, is written by then). When the node gives no answer
+ * (not running, starting, restarting, hung past the timeout), the report is stored in the spool
+ * folder, which the node takes in when it runs, and the exit is still 0. Reads only
+ * `control_socket`, `state_dir` and `spool_dir` from the config: the node validated the whole file
+ * when it started.
  */
 export async function runReport(args: LeanReportArgs): Promise<number> {
   const ip = parseIp(args.ip);
@@ -27,13 +33,13 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     process.stderr.write(`f2bp2p report: jail '${args.jail}' must be 1-32 of [A-Za-z0-9._-]\n`);
     return EXIT_USAGE;
   }
-  const socketPath = await controlSocketOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
-  if (typeof socketPath !== "string") {
-    process.stderr.write(`f2bp2p report: ${socketPath.error}\n`);
-    return EXIT_USAGE;
+  const paths = await reportPathsOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
+  if ("error" in paths) {
+    process.stderr.write(`f2bp2p report: not reported and not spooled: ${paths.error}\n`);
+    return EXIT_NOT_SPOOLED;
   }
   try {
-    const answer = await askNode(socketPath, {
+    const answer = await askNode(paths.controlSocket, {
       op: "report",
       ip: ip.text,
       ...(args.jail ? { jail: args.jail } : {}),
@@ -51,31 +57,53 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     return EXIT_OK;
   } catch (err: unknown) {
     if (!(err instanceof NodeNotRunningError)) throw err;
-    process.stderr.write(`f2bp2p report: ${err.message}\n`);
-    return EXIT_UNAVAILABLE;
+    const spooled = spoolReport(paths.spoolDir, { ip: ip.text, jail: args.jail ?? "", time: Date.now() });
+    if (!spooled.ok) {
+      process.stderr.write(`f2bp2p report: ${err.message}\nf2bp2p report: not spooled: ${spooled.reason}\n`);
+      return EXIT_NOT_SPOOLED;
+    }
+    if (spooled.warning !== undefined) process.stderr.write(`f2bp2p report: warning: ${spooled.warning}\n`);
+    process.stdout.write(
+      `${ip.text}: queued in ${spooled.file}; the node takes it in when it runs (${err.message})\n`,
+    );
+    return EXIT_OK;
   }
 }
 
-/** A plain one-line `control_socket: PATH` at the top level, the form every config in practice uses. */
-const PLAIN_SOCKET_LINE =
-  /^control_socket:[ \t]*(?:"([^"\\]*)"|'([^']*)'|([^\s#'"|>&*!%@`{[][^#\n]*?))[ \t]*(?:#.*)?$/m;
+/** A plain one-line `KEY: PATH` at the top level, the form every config in practice uses. */
+function plainLinePattern(key: string): RegExp {
+  return new RegExp(
+    `^${key}:[ \\t]*(?:"([^"\\\\]*)"|'([^']*)'|([^\\s#'"|>&*!%@\`{[][^#\\n]*?))[ \\t]*(?:#.*)?$`,
+    "m",
+  );
+}
+
+/** The keys the lean path reads. */
+const REPORT_KEYS = ["control_socket", "state_dir", "spool_dir"] as const;
+type ReportKey = (typeof REPORT_KEYS)[number];
+const PLAIN_LINES = new Map(REPORT_KEYS.map((key) => [key, plainLinePattern(key)]));
 
 /**
- * The value of a plain top-level `control_socket:` line; the default when the key is absent; null
- * when the key is written in a form only a YAML parser reads right.
+ * The value of a plain top-level `KEY:` line; undefined when the key is absent; null when the key
+ * is written in a form only a YAML parser reads right.
  */
-export function plainControlSocket(text: string): string | null {
-  const plain = PLAIN_SOCKET_LINE.exec(text);
+export function plainSetting(text: string, key: ReportKey): string | null | undefined {
+  const plain = PLAIN_LINES.get(key)!.exec(text);
   if (plain) return plain[1] ?? plain[2] ?? plain[3] ?? null;
-  return /^control_socket\s*:/m.test(text) ? null : DEFAULT_SOCKET;
+  return new RegExp(`^${key}\\s*:`, "m").test(text) ? null : undefined;
+}
+
+interface ReportPaths {
+  readonly controlSocket: string;
+  readonly spoolDir: string;
 }
 
 /**
- * The control socket path from the config. Loading the YAML library costs about as much as the rest
- * of this command, so a plain `control_socket:` line is read directly and the full parser is loaded
- * only for anything fancier.
+ * The control socket and spool folder from the config, absolute. Loading the YAML library costs
+ * about as much as the rest of this command, so plain `key: value` lines are read directly and the
+ * full parser is loaded only for anything fancier.
  */
-async function controlSocketOf(configFile: string): Promise<string | { error: string }> {
+async function reportPathsOf(configFile: string): Promise<ReportPaths | { error: string }> {
   const file = path.resolve(configFile);
   let text: string;
   try {
@@ -83,15 +111,27 @@ async function controlSocketOf(configFile: string): Promise<string | { error: st
   } catch (err: unknown) {
     return { error: `cannot read config ${file}: ${(err as Error).message}` };
   }
-  let value: unknown = plainControlSocket(text);
-  if (value === null) {
+  const values = new Map<ReportKey, unknown>(REPORT_KEYS.map((key) => [key, plainSetting(text, key)]));
+  if ([...values.values()].includes(null)) {
     try {
       const YAML = await import("yaml");
-      value = (YAML.parse(text) as Record<string, unknown> | null)?.control_socket ?? DEFAULT_SOCKET;
+      const parsed = YAML.parse(text) as Record<string, unknown> | null;
+      for (const key of REPORT_KEYS) values.set(key, parsed?.[key]);
     } catch (err: unknown) {
       return { error: `cannot read config ${file}: ${(err as Error).message}` };
     }
   }
-  if (typeof value !== "string" || value === "") return { error: `${file}: control_socket must be a path` };
-  return path.resolve(path.dirname(file), value);
+  const base = path.dirname(file);
+  const resolved: Partial<Record<ReportKey, string>> = {};
+  for (const key of REPORT_KEYS) {
+    const value = values.get(key);
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "string" || value === "") return { error: `${file}: ${key} must be a path` };
+    resolved[key] = path.resolve(base, value);
+  }
+  const stateDir = resolved.state_dir ?? DEFAULT_STATE_DIR;
+  return {
+    controlSocket: resolved.control_socket ?? DEFAULT_CONTROL_SOCKET,
+    spoolDir: resolved.spool_dir ?? defaultSpoolDir(stateDir),
+  };
 }

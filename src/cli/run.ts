@@ -6,6 +6,8 @@ import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { SpoolIntake } from "../spool/intake.js";
+import { spoolVerdict } from "../spool/verdict.js";
 import { createLogger } from "../util/logger.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
@@ -32,14 +34,25 @@ export async function startNode(
     context: zmq.context,
   });
   await node.start();
+  // What `report` spooled while the node was down goes in before the control socket opens, so
+  // spooled reports keep their order ahead of new ones.
+  const intake = new SpoolIntake({
+    dir: config.spoolDir,
+    log: log.child({ component: "spool" }),
+    now: Date.now,
+    apply: (report) =>
+      spoolVerdict(node.reportLocal(report.ip, report.jail, report.time), report, Date.now()),
+  });
   const control = new ControlServer(
     config.controlSocket,
     controlHandler(node),
     log.child({ component: "control" }),
   );
   try {
+    await intake.start();
     await control.start();
   } catch (err: unknown) {
+    await intake.stop();
     await node.stop();
     throw err;
   }
@@ -64,6 +77,7 @@ export async function startNode(
     async stop() {
       await watcher?.stop();
       await control.stop();
+      await intake.stop();
       await node.stop();
     },
   };

@@ -4,6 +4,7 @@
  */
 import * as net from "node:net";
 import * as path from "node:path";
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, defaultSpoolDir } from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -558,8 +559,8 @@ export const NODE_DEFAULTS = {
   max_hops: 6,
   max_reports_per_friend: 250_000,
   bans_log: "/var/log/f2bp2p/bans.log",
-  control_socket: "/run/f2bp2p/control.sock",
-  state_dir: "/var/lib/f2bp2p",
+  control_socket: DEFAULT_CONTROL_SOCKET,
+  state_dir: DEFAULT_STATE_DIR,
   keys_dir: "keys",
   friends_dir: "friends.d",
   log_level: "info",
@@ -607,12 +608,19 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),
     stateDir: r.optional("state_dir", pathRule(baseDir), d.state_dir),
+    spoolDir: undefined as string | undefined,
     keysDir: r.optional("keys_dir", pathRule(baseDir), d.keys_dir),
     friendsDir: r.optional("friends_dir", pathRule(baseDir), d.friends_dir),
     ignore: r.list("ignore", ipOrCidrRule),
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
   };
+  // The default follows state_dir, so it is resolved once state_dir is known.
+  values.spoolDir = r.optional(
+    "spool_dir",
+    pathRule(baseDir),
+    defaultSpoolDir(values.stateDir ?? d.state_dir),
+  );
   r.rejectUnknownKeys();
   // With no problems every value above is defined.
   return { config: problems.length === 0 ? (values as NodeConfig) : null, problems };

@@ -20,6 +20,8 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
           };
         case "invalid-jail":
           return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
+        case "invalid-time": // the control socket never passes a time; kept for completeness
+          return { ok: false, error: "bad-request", message: result.reason };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
         default:

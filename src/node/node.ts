@@ -42,7 +42,8 @@ export type LocalReportResult =
   | { readonly status: "accepted" | "duplicate"; readonly score: number; readonly banned: boolean }
   | { readonly status: "ignored"; readonly reason: string }
   | { readonly status: "invalid-ip" }
-  | { readonly status: "invalid-jail" };
+  | { readonly status: "invalid-jail" }
+  | { readonly status: "invalid-time"; readonly reason: string };
 
 export interface NodeStats {
   messages: number;
@@ -210,7 +211,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /** A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. */
-  reportLocal(ipText: string, jail: string): LocalReportResult {
+  /**
+   * `time` (ms since the epoch, default now) is when the ban happened, for a report that waited in
+   * the spool; it must be neither in the future nor older than the report lifetime (refused as
+   * `invalid-time`, with a logged reason).
+   */
+  reportLocal(ipText: string, jail: string, time?: number): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
     if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
@@ -219,6 +225,16 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
     }
     const now = this.#c.now();
+    const reportTime = time ?? now;
+    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
+    if (!Number.isSafeInteger(reportTime) || reportTime > now || now - reportTime >= lifetimeMs) {
+      const reason =
+        reportTime > now
+          ? `time ${new Date(reportTime).toISOString()} is in the future`
+          : `time ${Number.isSafeInteger(reportTime) ? new Date(reportTime).toISOString() : String(reportTime)} is not within the report lifetime (${this.config.reportLifetimeSeconds} s)`;
+      this.#c.log.warn("refusing a local report", { ip: ip.text, jail, reason });
+      return { status: "invalid-time", reason };
+    }
     const previous = this.#ownReports.get(ip.text);
     if (previous !== undefined && now - previous.report.time < this.config.reportLifetimeSeconds * 1000) {
       return {
@@ -228,7 +244,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       };
     }
     const signed = signReport(
-      { ip: ip.text, time: now, origin: this.identity.signingPublicKey, jail },
+      { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
     this.#ownReports.set(ip.text, signed);
