@@ -72,12 +72,15 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     })
     .command(
       "report <ip>",
-      "Report an IP banned here; exits 0 once the local node has it (fail2ban's action runs this)",
+      "Report an IP banned here; exits 0 once the local node has it, or has it queued in the spool when the node gives no answer (fail2ban's action runs this)",
       (y) =>
         y
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
           .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
-          .example("$0 report 203.0.113.7 --jail sshd", ""),
+          .example("$0 report 203.0.113.7 --jail sshd", "")
+          .epilog(
+            "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address or jail.",
+          ),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });
       },
