@@ -4,7 +4,7 @@
  * and arrive exactly once, at A and at its friend B, after A starts or continues.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -54,6 +54,16 @@ function queuedFile(run: Run, ip: string): string {
   ).exec(run.stdout);
   assert.ok(match, `not queued: ${run.stdout}${run.stderr}`);
   return match[1]!;
+}
+
+/** chown -R */
+function chownTree(dir: string, uid: number, gid: number): void {
+  fs.chownSync(dir, uid, gid);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) chownTree(p, uid, gid);
+    else fs.lchownSync(p, uid, gid);
+  }
 }
 
 function spoolDir(node: RunningNode): string {
@@ -279,7 +289,7 @@ describe("spool: bad files", () => {
 });
 
 describe("spool: permissions when fail2ban runs report as root and the node as its own user", () => {
-  it("files are handed to the spool folder's owner and group, readable by the group; created folders are setgid", {
+  it("files are handed to the spool folder's owner and group; created folders are setgid; the node as that user takes them in", {
     timeout: 60_000,
   }, async (t) => {
     if (process.getuid?.() !== 0) {
@@ -310,6 +320,47 @@ describe("spool: permissions when fail2ban runs report as root and the node as i
       ]);
       const other = fs.statSync(queuedFile({ code: 0, ...second }, "203.0.113.82"));
       assert.deepEqual([other.uid, other.gid, other.mode & 0o777], [65534, 0, 0o640]);
+
+      // The node, run as that user, takes in and removes both files root left.
+      fs.chmodSync(scene.root, 0o755);
+      chownTree(a.home, 65534, 65534);
+      fs.chownSync(spoolDir(a), 65534, 0);
+      const daemon = spawn(
+        "setpriv",
+        [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "--",
+          process.execPath,
+          BIN,
+          "-c",
+          a.config,
+          "run",
+        ],
+        { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, F2BP2P_CONFIG: "" } },
+      );
+      let log = "";
+      daemon.stderr!.on("data", (d: Buffer) => {
+        log += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+      scene.teardown.add(async () => {
+        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill("SIGKILL");
+        await exited;
+      });
+      await waitFor(
+        () => daemon.exitCode !== null || /spool pass done taken=2 setAside=0/.test(log),
+        60_000,
+        "the node running as uid 65534 to take in the spool",
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; its log:\n${log}`);
+      });
+      assert.equal(daemon.exitCode, null, log);
+      assert.deepEqual(spooled(a), []);
+      assertBannedOnce(a, ["203.0.113.81", "203.0.113.82"]);
+      daemon.kill("SIGTERM");
+      assert.equal(await exited, 0, log);
     });
   });
 });
