@@ -29,8 +29,15 @@ export type SpoolWrite =
   | { readonly ok: true; readonly file: string; readonly warning?: string }
   | { readonly ok: false; readonly reason: string };
 
-/** Stores `report` in the folder `dir` (created if missing). Never throws; says why it failed. */
-export function spoolReport(dir: string, report: SpooledReport): SpoolWrite {
+/**
+ * Stores `report` in the folder `dir` (created if missing). Never throws; says why it failed.
+ * `maxReports`: how many may wait at most (MAX_SPOOLED_REPORTS; smaller only in tests).
+ */
+export function spoolReport(
+  dir: string,
+  report: SpooledReport,
+  maxReports = MAX_SPOOLED_REPORTS,
+): SpoolWrite {
   const folder = path.resolve(dir);
   let owner: fs.Stats;
   try {
@@ -44,10 +51,10 @@ export function spoolReport(dir: string, report: SpooledReport): SpoolWrite {
   } catch (err: unknown) {
     return { ok: false, reason: `cannot read spool folder ${folder}: ${describe(err)}` };
   }
-  if (waiting >= MAX_SPOOLED_REPORTS)
+  if (waiting >= maxReports)
     return {
       ok: false,
-      reason: `spool folder ${folder} is full (${waiting} reports waiting, the limit is ${MAX_SPOOLED_REPORTS}): start the node ('f2bp2p run') so it takes them in`,
+      reason: `spool folder ${folder} is full (${waiting} reports waiting, the limit is ${maxReports}): start the node ('f2bp2p run') so it takes them in`,
     };
   const name = spoolFileName(Date.now(), process.hrtime.bigint(), process.pid, randomUint32());
   const file = path.join(folder, name);
