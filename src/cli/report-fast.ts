@@ -3,7 +3,6 @@ import path from "node:path";
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, defaultSpoolDir } from "../config/defaults.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
-import { spoolReport } from "../spool/write.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
 import type { LeanReportArgs } from "./report-args.js";
 
@@ -24,6 +23,8 @@ const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
  * when it started.
  */
 export async function runReport(args: LeanReportArgs): Promise<number> {
+  // When fail2ban banned: a spooled report keeps this time, however long the node took to fail.
+  const time = Date.now();
   const ip = parseIp(args.ip);
   if (ip === null) {
     process.stderr.write(`f2bp2p report: '${args.ip}' is not an IPv4 or IPv6 address\n`);
@@ -57,7 +58,9 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     return EXIT_OK;
   } catch (err: unknown) {
     if (!(err instanceof NodeNotRunningError)) throw err;
-    const spooled = spoolReport(paths.spoolDir, { ip: ip.text, jail: args.jail ?? "", time: Date.now() });
+    // Loaded only on this path: the usual answered report does not pay for it.
+    const { spoolReport } = await import("../spool/write.js");
+    const spooled = spoolReport(paths.spoolDir, { ip: ip.text, jail: args.jail ?? "", time });
     if (!spooled.ok) {
       process.stderr.write(`f2bp2p report: ${err.message}\nf2bp2p report: not spooled: ${spooled.reason}\n`);
       return EXIT_NOT_SPOOLED;

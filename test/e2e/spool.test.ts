@@ -107,6 +107,14 @@ async function awaitBans(node: RunningNode, ips: readonly string[]): Promise<voi
   );
 }
 
+/**
+ * Waits for a line in the node's log. The log reaches the test through a pipe, read apart from the
+ * control socket and the files: a line may show up after what the node did after logging it.
+ */
+async function awaitLog(node: RunningNode, pattern: RegExp): Promise<void> {
+  await waitFor(() => pattern.test(node.stderr()), 60_000, `${pattern} in the log of ${node.name}`);
+}
+
 /** Network a ↔ b (trust 80: one report from a bans at b too); returns both nodes. */
 async function twoNodes(scene: Scene): Promise<{ a: RunningNode; b: RunningNode }> {
   await runNetwork(scene, {
@@ -147,7 +155,8 @@ async function queuedWhileDownArriveOnce(
     await awaitBans(b, ips);
     assertBannedOnce(b, ips);
     assert.equal((await a.status()).stats.localReports, ips.length);
-    for (const ip of ips) assert.match(a.stderr(), new RegExp(`spooled report taken in ip=${ip} jail=sshd`));
+    for (const ip of ips)
+      await awaitLog(a, new RegExp(`spooled report taken in ip=${ip} jail=sshd .*status=accepted`));
 
     // Reported again now that the node runs: a duplicate, no second wave.
     const again = await report(a, ips[0]!);
@@ -197,14 +206,14 @@ describe("spool: reports while the node gives no answer arrive once", () => {
       continued = true;
       // The node may also read the request the hung `report` left in its socket: one of the two
       // counts, the other answers duplicate. Either way one ban line here and at the friend.
-      await waitFor(() => !fs.existsSync(file), 60_000, "the spool file to be taken in");
+      await awaitLog(
+        a,
+        new RegExp(`spooled report taken in ip=${ip} jail=sshd .*status=(accepted|duplicate)`),
+      );
+      await waitFor(() => !fs.existsSync(file), 60_000, "the spool file to be removed");
       await awaitBans(b, [ip]);
       assertBannedOnce(a, [ip]);
       assertBannedOnce(b, [ip]);
-      assert.match(
-        a.stderr(),
-        new RegExp(`spooled report taken in ip=${ip} jail=sshd .*status=(accepted|duplicate)`),
-      );
       assert.equal((await a.status()).stats.localReports, 1);
       assert.deepEqual(spooled(a), []);
     });
@@ -261,6 +270,7 @@ describe("spool: bad files", () => {
       for (const [file, text] of bad) fs.writeFileSync(path.join(dir, file), text);
 
       a = await restart(scene, a);
+      await awaitLog(a, /spool pass done taken=1 setAside=5 /);
       assert.deepEqual(spooled(a), []);
       assert.deepEqual(fs.readdirSync(path.join(dir, "bad")).sort(), [...bad.keys()].sort());
       for (const [file, text] of bad)
@@ -283,13 +293,10 @@ describe("spool: bad files", () => {
       // While running: a damaged file that lands in the spool is set aside too.
       const late = name(6);
       fs.writeFileSync(path.join(dir, late), "\0\0\0");
-      await waitFor(
-        () => fs.existsSync(path.join(dir, "bad", late)),
-        60_000,
-        "the late damaged file set aside",
-      );
+      // The node logs after the move: once the line is there, so is the file.
+      await awaitLog(a, new RegExp(`bad spool file set aside file=${late} reason=damaged`));
+      assert.ok(fs.existsSync(path.join(dir, "bad", late)));
       assert.deepEqual(spooled(a), []);
-      assert.match(a.stderr(), new RegExp(`bad spool file set aside file=${late} reason=damaged`));
       assert.equal((await a.status()).stats.localReports, 1);
     });
   });
