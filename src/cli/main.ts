@@ -79,7 +79,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
           .example("$0 report 203.0.113.7 --jail sshd", "")
           .epilog(
-            "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address or jail.",
+            "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address or jail; 4 reported and shared, but the ban line could not be written here yet.",
           ),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });

@@ -1,24 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, defaultSpoolDir } from "../config/defaults.js";
+import type { ControlResponse } from "../node/control-protocol.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
+import type { SpooledReport } from "../spool/spool-file.js";
 import { askNode, NodeNotRunningError } from "./control-client.js";
+import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import type { LeanReportArgs } from "./report-args.js";
-
-export const EXIT_OK = 0;
-/** The node gave no answer and the report could not be spooled either (the message says why). */
-export const EXIT_NOT_SPOOLED = 1;
-/** The report itself is bad (address, jail), or the node refused it. */
-export const EXIT_USAGE = 2;
 
 const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
 
 /**
  * `f2bp2p report IP [--jail NAME]`: hands one ban to the running node and exits 0 once the node has
  * acknowledged it (the bans log line, if any, is written by then). When the node gives no answer
- * (not running, starting, restarting, hung past the timeout), the report is stored in the spool
- * folder, which the node takes in when it runs, and the exit is still 0. Reads only
+ * (not running, starting, restarting, hung past the timeout) or cannot store the report, the report
+ * is stored in the spool folder, which the node takes in when it can, and the exit is still 0.
+ * Non-zero: 2 for a bad report, 1 when it could not be spooled either (the message says why), 4 when
+ * the node stored and shared the report but could not write the ban line here yet. Reads only
  * `control_socket`, `state_dir` and `spool_dir` from the config: the node validated the whole file
  * when it started.
  */
@@ -37,40 +36,57 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
   const paths = await reportPathsOf(args.config ?? process.env.F2BP2P_CONFIG ?? DEFAULT_CONFIG);
   if ("error" in paths) {
     process.stderr.write(`f2bp2p report: not reported and not spooled: ${paths.error}\n`);
-    return EXIT_NOT_SPOOLED;
+    return EXIT_FAILURE;
   }
+  const spool = (why: string): Promise<number> =>
+    spoolInstead(paths.spoolDir, { ip: ip.text, jail: args.jail ?? "", time }, why);
+  let answer: ControlResponse;
   try {
-    const answer = await askNode(paths.controlSocket, {
+    answer = await askNode(paths.controlSocket, {
       op: "report",
       ip: ip.text,
       ...(args.jail ? { jail: args.jail } : {}),
     });
-    if (!answer.ok) {
-      process.stderr.write(`f2bp2p report: ${answer.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (answer.status === "ignored") {
-      process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
-    } else if (answer.status === "accepted" || answer.status === "duplicate") {
-      const state = answer.banned ? "banned here" : "not banned here";
-      process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
-    }
-    return EXIT_OK;
   } catch (err: unknown) {
     if (!(err instanceof NodeNotRunningError)) throw err;
-    // Loaded only on this path: the usual answered report does not pay for it.
-    const { spoolReport } = await import("../spool/write.js");
-    const spooled = spoolReport(paths.spoolDir, { ip: ip.text, jail: args.jail ?? "", time });
-    if (!spooled.ok) {
-      process.stderr.write(`f2bp2p report: ${err.message}\nf2bp2p report: not spooled: ${spooled.reason}\n`);
-      return EXIT_NOT_SPOOLED;
-    }
-    if (spooled.warning !== undefined) process.stderr.write(`f2bp2p report: warning: ${spooled.warning}\n`);
-    process.stdout.write(
-      `${ip.text}: queued in ${spooled.file}; the node takes it in when it runs (${err.message})\n`,
-    );
-    return EXIT_OK;
+    return spool(err.message);
   }
+  if (!answer.ok) {
+    // The node could not store it (disk, I/O): the spool may still take it.
+    if (answer.error === "store-failed") return spool(`the node could not store it: ${answer.message}`);
+    process.stderr.write(`f2bp2p report: ${answer.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (answer.status === "ignored") {
+    process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
+  } else if (answer.status === "accepted" || answer.status === "duplicate") {
+    if (answer.banPending !== undefined) {
+      process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, sent to friends\n`);
+      process.stderr.write(
+        `f2bp2p report: ban not written here yet: ${answer.banPending}; the node writes it when it can\n`,
+      );
+      return EXIT_NOT_WRITTEN;
+    }
+    const state = answer.banned ? "banned here" : "not banned here";
+    process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
+  }
+  return EXIT_OK;
+}
+
+/** Stores the report in the spool; exit 0 with where, or 1 with why it could not. */
+async function spoolInstead(dir: string, report: SpooledReport, why: string): Promise<number> {
+  // Loaded only on this path: the usual answered report does not pay for it.
+  const { spoolReport } = await import("../spool/write.js");
+  const spooled = spoolReport(dir, report);
+  if (!spooled.ok) {
+    process.stderr.write(`f2bp2p report: ${why}\nf2bp2p report: not spooled: ${spooled.reason}\n`);
+    return EXIT_FAILURE;
+  }
+  if (spooled.warning !== undefined) process.stderr.write(`f2bp2p report: warning: ${spooled.warning}\n`);
+  process.stdout.write(
+    `${report.ip}: queued in ${spooled.file}; the node takes it in when it runs (${why})\n`,
+  );
+  return EXIT_OK;
 }
 
 /** A plain one-line `KEY: PATH` at the top level, the form every config in practice uses. */

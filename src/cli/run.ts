@@ -8,6 +8,7 @@ import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
 import { SpoolIntake } from "../spool/intake.js";
 import { spoolVerdict } from "../spool/verdict.js";
+import { openNodeState } from "../state/open.js";
 import { createLogger } from "../util/logger.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
@@ -28,12 +29,21 @@ export async function startNode(
     curveKey: identity.curvePublicKey,
   });
   const log = createLogger(config.logLevel, config.name);
+  // The state dir's lock comes first: a second node stops here, before it touches any file.
+  const state = openNodeState(config.stateDir);
   const node = new F2bNode(config, friends, identity, {
     now: Date.now,
     log: log.child({ component: "node" }),
     context: zmq.context,
+    store: state.store,
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err: unknown) {
+    await node.stop();
+    state.close();
+    throw err;
+  }
   // What `report` spooled while the node was down goes in before the control socket opens, so
   // spooled reports keep their order ahead of new ones.
   const intake = new SpoolIntake({
@@ -54,6 +64,7 @@ export async function startNode(
   } catch (err: unknown) {
     await intake.stop();
     await node.stop();
+    state.close();
     throw err;
   }
   let watcher: Fail2banLogWatcher | undefined;
@@ -79,6 +90,7 @@ export async function startNode(
       await control.stop();
       await intake.stop();
       await node.stop();
+      state.close();
     },
   };
 }
@@ -87,7 +99,9 @@ export async function startNode(
 export async function run(configOption: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const running = await startNode(configOption, env);
   return new Promise((resolve) => {
-    const onHup = (): void => running.node.reopenBansLog();
+    const onHup = (): void => {
+      running.node.reopenBansLog();
+    };
     const onStop = (): void => {
       process.off("SIGTERM", onStop).off("SIGINT", onStop).off("SIGHUP", onHup);
       void running.stop().then(() => resolve(0));

@@ -36,7 +36,9 @@ export type IntakeVerdict =
   /** Committed (accepted or duplicate) or deliberately dropped (e.g. never-ban, expired): remove the file. */
   | { readonly kind: "done"; readonly status: string }
   /** The report itself is wrong (bad address, jail, time in the future): set the file aside. */
-  | { readonly kind: "refused"; readonly reason: string };
+  | { readonly kind: "refused"; readonly reason: string }
+  /** The node could not commit it now (store failing): keep it, stop this pass, try at the next. */
+  | { readonly kind: "later"; readonly reason: string };
 
 export interface SpoolIntakeOptions {
   /** The spool folder (absolute). */
@@ -64,6 +66,8 @@ export class SpoolIntake {
   #draining: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** Set while the node cannot commit spooled reports (store failing): logged once, not per pass. */
+  #waitingSince: number | undefined;
 
   constructor(options: SpoolIntakeOptions) {
     this.#o = options;
@@ -136,7 +140,8 @@ export class SpoolIntake {
     let done = 0;
     for (const name of reports) {
       if (this.#stopped) return;
-      this.#takeOne(name);
+      // Stop at a report the node cannot commit now, so the later ones do not overtake it.
+      if (!this.#takeOne(name)) break;
       if (++done % BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (done > 0)
@@ -148,18 +153,19 @@ export class SpoolIntake {
     this.#removeStaleTmp(names);
   }
 
-  #takeOne(name: string): void {
+  /** Takes one file in; false when the node cannot commit it now (the pass stops there). */
+  #takeOne(name: string): boolean {
     const file = path.join(this.#o.dir, name);
     const read = readBounded(file);
-    if ("gone" in read) return; // taken by an earlier pass that raced with this listing
+    if ("gone" in read) return true; // taken by an earlier pass that raced with this listing
     if ("error" in read) {
       this.#setAside(name, `unreadable: ${read.error}`);
-      return;
+      return true;
     }
     const report = decodeSpooled(read.text);
     if ("damaged" in report) {
       this.#setAside(name, `damaged: ${report.damaged}`);
-      return;
+      return true;
     }
     let verdict: IntakeVerdict;
     try {
@@ -170,11 +176,24 @@ export class SpoolIntake {
         error: String(err),
       });
       this.#stuck.add(name);
-      return;
+      return true;
+    }
+    if (verdict.kind === "later") {
+      if (this.#waitingSince === undefined)
+        this.#o.log.warn("the node cannot take in spooled reports now; trying again", {
+          file: name,
+          reason: verdict.reason,
+        });
+      this.#waitingSince ??= this.#o.now();
+      return false;
+    }
+    if (this.#waitingSince !== undefined) {
+      this.#o.log.info("spooled reports are taken in again");
+      this.#waitingSince = undefined;
     }
     if (verdict.kind === "refused") {
       this.#setAside(name, verdict.reason, report);
-      return;
+      return true;
     }
     this.stats.taken++;
     this.#o.log.info("spooled report taken in", {
@@ -190,6 +209,7 @@ export class SpoolIntake {
       this.#o.log.warn("cannot remove a spool file that was taken in", { file, error: String(err) });
       this.#stuck.add(name);
     }
+    return true;
   }
 
   #setAside(name: string, reason: string, report?: SpooledReport): void {

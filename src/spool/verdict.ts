@@ -5,7 +5,8 @@ import type { SpooledReport } from "./spool-file.js";
 /**
  * What the intake does with a spool file after the node's answer: accepted, duplicate (applied
  * before, e.g. by a node that hung and woke up) and ignored (never-ban list) are final, and so is a
- * report that expired while it waited; a bad address, jail or a time in the future is set aside.
+ * report that expired while it waited; a bad address, jail or a time in the future is set aside; a
+ * report the store could not commit stays for a later pass.
  * `now`: ms since the epoch.
  */
 export function spoolVerdict(result: LocalReportResult, report: SpooledReport, now: number): IntakeVerdict {
@@ -18,6 +19,8 @@ export function spoolVerdict(result: LocalReportResult, report: SpooledReport, n
       return { kind: "refused", reason: "not an IPv4 or IPv6 address" };
     case "invalid-jail":
       return { kind: "refused", reason: "jail must be 1-32 of [A-Za-z0-9._-]" };
+    case "store-failed":
+      return { kind: "later", reason: result.message };
     case "invalid-time":
       return report.time <= now
         ? { kind: "done", status: `dropped (${result.reason})` }

@@ -11,6 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { mkdirOwnedLikeParent } from "../util/owner.js";
 import {
   encodeSpooled,
   MAX_SPOOLED_REPORTS,
@@ -92,8 +93,8 @@ function countReports(folder: string): number {
 }
 
 /**
- * The spool folder's stats; creates it (and missing parents) when absent, handing each created
- * folder to the owner of the nearest existing folder above when running as root.
+ * The spool folder's stats; creates it (and missing parents) when absent, each created folder owned
+ * like its parent when root creates it (util/owner.ts).
  */
 function prepareFolder(folder: string): fs.Stats {
   try {
@@ -103,20 +104,7 @@ function prepareFolder(folder: string): fs.Stats {
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  let existing = path.dirname(folder);
-  while (!fs.existsSync(existing) && existing !== path.dirname(existing)) existing = path.dirname(existing);
-  const above = fs.statSync(existing);
-  const first = fs.mkdirSync(folder, { recursive: true, mode: 0o770 });
-  // Every folder from the first one created down to the spool folder.
-  const created: string[] = [];
-  for (let p = folder; first !== undefined; p = path.dirname(p)) {
-    created.push(p);
-    if (p === first || p === path.dirname(p)) break;
-  }
-  for (const p of created.reverse()) {
-    if (isRoot()) fs.chownSync(p, above.uid, above.gid);
-    fs.chmodSync(p, SPOOL_DIR_MODE);
-  }
+  mkdirOwnedLikeParent(folder, SPOOL_DIR_MODE);
   return fs.statSync(folder);
 }
 

@@ -151,6 +151,30 @@ describe("SpoolIntake", () => {
     assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith(".report")).length, 1);
   });
 
+  it("while the node cannot commit, files stay in order and go in once it can", async (t) => {
+    const dir = tempDir(t);
+    for (const n of [1, 2, 3]) spoolReport(dir, report(n));
+    let storeWorks = false;
+    const applied: string[] = [];
+    const intake = new SpoolIntake({
+      dir,
+      log: silentLogger(),
+      now: Date.now,
+      apply: (r): IntakeVerdict => {
+        if (!storeWorks) return { kind: "later", reason: "disk full" };
+        applied.push(r.ip);
+        return { kind: "done", status: "accepted" };
+      },
+    });
+    await intake.start();
+    t.after(() => intake.stop());
+    assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith(".report")).length, 3);
+    storeWorks = true;
+    await intake.drain();
+    assert.deepEqual(applied, ["203.0.113.1", "203.0.113.2", "203.0.113.3"]);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
   it("removes temporary files left by a writer that died long ago, keeps fresh ones", async (t) => {
     const dir = tempDir(t);
     const old = path.join(dir, `${SPOOL_TMP_PREFIX}old`);
