@@ -5,8 +5,8 @@
  * Durability: the report is written to a temporary name, fsync'ed, renamed to its final name and
  * the folder fsync'ed, so the node never sees half a file and a power loss keeps what `report`
  * called queued. Permissions: fail2ban runs `report` as root while the node may run as its own
- * user, so a root writer hands each file (and any folder it had to create) to the owner and group
- * of the spool folder (of the nearest existing folder above it), mode 0640; folders it creates are
+ * user, so a root writer hands each file to the owner and group of the spool folder, mode 0640,
+ * and each folder it had to create to its parent's owner (util/owner.ts); the spool folder is
  * 02770 (setgid: files keep the folder's group).
  */
 import fs from "node:fs";
@@ -104,6 +104,9 @@ function prepareFolder(folder: string): fs.Stats {
   } catch (err: unknown) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
+  // Missing parents (the state dir of a node that never ran) get the state dir's mode, 0750 as in
+  // state/open.ts (not imported: it loads the store); only the spool itself is group-writable.
+  mkdirOwnedLikeParent(path.dirname(folder), 0o750);
   mkdirOwnedLikeParent(folder, SPOOL_DIR_MODE);
   return fs.statSync(folder);
 }

@@ -75,7 +75,7 @@ describe("spoolReport", () => {
     assert.equal(fs.readFileSync(first.file, "utf8"), encodeSpooled(report(1)));
     assert.equal(fs.statSync(first.file).mode & 0o777, 0o640);
     assert.equal(fs.statSync(dir).mode & 0o7777, 0o2770);
-    assert.equal(fs.statSync(path.dirname(dir)).mode & 0o7777, 0o2770);
+    assert.equal(fs.statSync(path.dirname(dir)).mode & 0o7777, 0o750, "the state dir's mode");
   });
 
   it("refuses, with the reason, when the spool is full or cannot be written", (t) => {
