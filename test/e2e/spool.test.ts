@@ -219,6 +219,33 @@ describe("spool: reports while the node gives no answer arrive once", () => {
     });
   });
 
+  it("a spooled report the node already has (e.g. a hung node that woke up) is a duplicate: no second line, no second wave", {
+    timeout: 120_000,
+  }, async (t) => {
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      let { a, b } = await twoNodes(scene);
+      const ip = "203.0.113.64";
+      const first = await report(a, ip);
+      assert.match(first.stdout, /: accepted, score 100, banned here\n$/);
+      await awaitBans(b, [ip]);
+      await a.stop();
+      // The same ban in the spool as a hung node's `report` would have left it.
+      const spooledFile = queuedFile(await report(a, ip), ip);
+      a = await restart(scene, a);
+      await awaitLog(a, new RegExp(`spooled report taken in ip=${ip} jail=sshd .*status=duplicate`));
+      assert.ok(!fs.existsSync(spooledFile));
+      assertBannedOnce(a, [ip]);
+      assert.equal((await a.status()).stats.localReports, 0, "nothing new signed");
+      // A second report from a would reach b as a new report id; b's log shows it never came.
+      const again = await report(a, "203.0.113.65");
+      assert.match(again.stdout, /: accepted, /);
+      await awaitBans(b, ["203.0.113.65"]);
+      assertBannedOnce(b, [ip, "203.0.113.65"]);
+      assert.equal((await b.status()).stats.accepted, 2);
+    });
+  });
+
   it("200 concurrent reports while the node is down: all arrive in order, none twice", {
     timeout: 300_000,
   }, async (t) => {
