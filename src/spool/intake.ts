@@ -77,22 +77,29 @@ export class SpoolIntake {
   /** Creates the folder if needed, starts watching, and resolves once what was there is taken in. */
   async start(): Promise<void> {
     this.#prepareFolder();
+    this.#watch();
+    this.#timer = setInterval(() => this.#kick(), this.#o.rescanMs ?? SPOOL_RESCAN_MS);
+    this.#timer.unref();
+    await this.drain();
+  }
+
+  #watch(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
     try {
-      this.#watcher = fs.watch(this.#o.dir, () => this.#kick());
-      this.#watcher.on("error", (err) => {
+      const watcher = fs.watch(this.#o.dir, () => this.#kick());
+      watcher.on("error", (err) => {
         this.#o.log.warn("spool watch failed; scanning periodically only", { error: String(err) });
-        this.#watcher?.close();
-        this.#watcher = undefined;
+        watcher.close();
+        if (this.#watcher === watcher) this.#watcher = undefined;
       });
+      this.#watcher = watcher;
     } catch (err: unknown) {
       this.#o.log.warn("cannot watch the spool folder; scanning periodically only", {
         dir: this.#o.dir,
         error: String(err),
       });
     }
-    this.#timer = setInterval(() => this.#kick(), this.#o.rescanMs ?? SPOOL_RESCAN_MS);
-    this.#timer.unref();
-    await this.drain();
   }
 
   /** Stops watching; resolves once the file being taken in (if any) is done. */
@@ -133,6 +140,7 @@ export class SpoolIntake {
       names = fs.readdirSync(this.#o.dir);
     } catch (err: unknown) {
       this.#o.log.warn("cannot read the spool folder", { dir: this.#o.dir, error: String(err) });
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") this.#recreate();
       return;
     }
     const reports = names.filter((n) => isSpoolFileName(n) && !this.#stuck.has(n)).sort();
@@ -232,6 +240,18 @@ export class SpoolIntake {
         error: String(err),
       });
     }
+  }
+
+  /** The folder was removed while the node ran: make it again and watch the new one. */
+  #recreate(): void {
+    try {
+      this.#prepareFolder();
+    } catch (err: unknown) {
+      this.#o.log.warn("cannot recreate the spool folder", { error: String(err) });
+      return;
+    }
+    this.#o.log.info("spool folder recreated", { dir: this.#o.dir });
+    this.#watch();
   }
 
   /** Removes temporary files whose writer died before renaming them. */

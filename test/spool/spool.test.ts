@@ -175,6 +175,30 @@ describe("SpoolIntake", () => {
     assert.deepEqual(fs.readdirSync(dir), []);
   });
 
+  it("a spool folder removed while the node runs is made again and still taken in", async (t) => {
+    const base = tempDir(t);
+    const dir = path.join(base, "spool");
+    const applied: string[] = [];
+    const intake = new SpoolIntake({
+      dir,
+      log: silentLogger(),
+      now: Date.now,
+      apply: (r): IntakeVerdict => {
+        applied.push(r.ip);
+        return { kind: "done", status: "accepted" };
+      },
+    });
+    await intake.start();
+    t.after(() => intake.stop());
+    fs.rmSync(dir, { recursive: true });
+    await intake.drain();
+    assert.ok(fs.statSync(dir).isDirectory());
+    spoolReport(dir, report(7));
+    await intake.drain();
+    assert.deepEqual(applied, ["203.0.113.7"]);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
   it("removes temporary files left by a writer that died long ago, keeps fresh ones", async (t) => {
     const dir = tempDir(t);
     const old = path.join(dir, `${SPOOL_TMP_PREFIX}old`);
