@@ -53,9 +53,18 @@ export async function startNode(
     apply: (report) =>
       spoolVerdict(node.reportLocal(report.ip, report.jail, report.time), report, Date.now()),
   });
+  const handler = controlHandler(node);
   const control = new ControlServer(
     config.controlSocket,
-    controlHandler(node),
+    {
+      // `status` also shows the spool, which lives here beside the node, not in it.
+      handle(request) {
+        const answer = handler.handle(request);
+        if (answer.ok && answer.status === "status")
+          return { ...answer, node: { ...answer.node, spool: intake.status() } };
+        return answer;
+      },
+    },
     log.child({ component: "control" }),
   );
   try {

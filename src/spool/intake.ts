@@ -123,6 +123,17 @@ export class SpoolIntake {
     return this.#draining;
   }
 
+  /** For `f2bp2p status`: the folder, reports waiting in it, and what this run took in or set aside. */
+  status(): { dir: string; waiting: number | string; takenIn: number; setAside: number } {
+    let waiting: number | string;
+    try {
+      waiting = fs.readdirSync(this.#o.dir).filter(isSpoolFileName).length;
+    } catch (err: unknown) {
+      waiting = `unreadable: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+    }
+    return { dir: this.#o.dir, waiting, takenIn: this.stats.taken, setAside: this.stats.setAside };
+  }
+
   #kick(): void {
     if (!this.#stopped) void this.drain();
   }

@@ -156,6 +156,8 @@ async function queuedWhileDownArriveOnce(
     await awaitBans(b, ips);
     assertBannedOnce(b, ips);
     assert.equal((await a.status()).stats.localReports, ips.length);
+    const { spool } = (await a.status()) as unknown as { spool: Record<string, unknown> };
+    assert.deepEqual(spool, { dir: spoolDir(a), waiting: 0, takenIn: ips.length, setAside: 0 });
     for (const ip of ips)
       await awaitLog(a, new RegExp(`spooled report taken in ip=${ip} jail=sshd .*status=accepted`));
 
@@ -394,6 +396,8 @@ describe("spool: bad files", () => {
       await awaitLog(a, new RegExp(`bad spool file set aside file=${late} reason=damaged`));
       assert.ok(fs.existsSync(path.join(dir, "bad", late)));
       assert.deepEqual(spooled(a), []);
+      const { spool } = (await a.status()) as unknown as { spool: Record<string, unknown> };
+      assert.deepEqual(spool, { dir, waiting: 0, takenIn: 1, setAside: 6 });
       assert.equal((await a.status()).stats.localReports, 1);
     });
   });
