@@ -78,7 +78,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     })
     .command(
       "report <ip>",
-      "Report an IP banned here; exits 0 once the local node has it (fail2ban's action runs this)",
+      "Report an IP banned here; exits 0 once the local node has it, or has it queued in the spool when the node gives no answer (fail2ban's action runs this)",
       (y) =>
         y
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
@@ -87,7 +87,10 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             description:
               "The fail2ban jail that banned it (any name: a longer one is carried as a 32-character label)",
           })
-          .example("$0 report 203.0.113.7 --jail sshd", ""),
+          .example("$0 report 203.0.113.7 --jail sshd", "")
+          .epilog(
+            "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address; 4 reported and shared, but the ban line could not be written here yet.",
+          ),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });
       },

@@ -7,6 +7,8 @@ import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { SpoolIntake } from "../spool/intake.js";
+import { spoolVerdict } from "../spool/verdict.js";
 import { openNodeState } from "../state/open.js";
 import { createLogger } from "../util/logger.js";
 
@@ -46,14 +48,34 @@ export async function startNode(
   // Not awaited: the answer (a child process or two) only adds a warning and a status field.
   void probeOwnClock().then((own) => node.clockSkew.setOwn(own));
   let watcher: Fail2banLogWatcher | undefined;
+  // What `report` spooled while the node was down goes in before the control socket opens, so
+  // spooled reports keep their order ahead of new ones.
+  const intake = new SpoolIntake({
+    dir: config.spoolDir,
+    log: log.child({ component: "spool" }),
+    now: Date.now,
+    apply: (report) =>
+      spoolVerdict(node.reportLocal(report.ip, report.jail, report.time), report, Date.now()),
+  });
+  const handler = controlHandler(node, { watch: () => watcher?.status() });
   const control = new ControlServer(
     config.controlSocket,
-    controlHandler(node, { watch: () => watcher?.status() }),
+    {
+      // `status` also shows the spool, which lives here beside the node, not in it.
+      handle(request) {
+        const answer = handler.handle(request);
+        if (answer.ok && answer.status === "status")
+          return { ...answer, node: { ...answer.node, spool: intake.status() } };
+        return answer;
+      },
+    },
     log.child({ component: "control" }),
   );
   try {
+    await intake.start();
     await control.start();
   } catch (err: unknown) {
+    await intake.stop();
     await node.stop();
     state.close();
     throw err;
@@ -80,6 +102,7 @@ export async function startNode(
     async stop() {
       await watcher?.stop();
       await control.stop();
+      await intake.stop();
       await node.stop();
       state.close();
     },

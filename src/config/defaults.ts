@@ -50,3 +50,20 @@ export const LIMITS = {
   /** fail2ban jail names in `watch.jails`, the CLI and fail2ban's log. */
   fail2ban_jail: { min: 1, max: 256 },
 } as const;
+
+/** Unix socket of the running node (`control_socket`). */
+export const DEFAULT_CONTROL_SOCKET = NODE_DEFAULTS.control_socket;
+
+/** Folder of the node's persistent state (`state_dir`). */
+export const DEFAULT_STATE_DIR = NODE_DEFAULTS.state_dir;
+
+/** Mode of the state dir the node or `report` creates: readable by the node's user and group only. */
+export const STATE_DIR_MODE = 0o750;
+
+/** Name of the spool folder inside the state dir, the default of `spool_dir`. */
+export const DEFAULT_SPOOL_SUBDIR = "spool";
+
+/** `spool_dir` when the config does not set it: `spool/` inside `state_dir` (both absolute). */
+export function defaultSpoolDir(stateDir: string): string {
+  return `${stateDir.replace(/\/+$/, "")}/${DEFAULT_SPOOL_SUBDIR}`;
+}

@@ -23,6 +23,11 @@ export interface NodeConfig {
   readonly controlSocket: string;
   /** Folder for the node's persistent state. */
   readonly stateDir: string;
+  /**
+   * Folder where `f2bp2p report` leaves reports the node could not take (not running, starting,
+   * hung); the node takes them in at start and while running. Default: spool/ inside stateDir.
+   */
+  readonly spoolDir: string;
   /** Folder with the node's keys (node.key, node.pub). Default: keys/ beside the config file. */
   readonly keysDir: string;
   /** Folder with one YAML file per friend. Default: friends.d/ beside the config file. */

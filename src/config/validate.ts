@@ -6,7 +6,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
 import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
-import { DEFAULT_FRIEND_TRUST, LIMITS, NODE_DEFAULTS } from "./defaults.js";
+import { DEFAULT_FRIEND_TRUST, defaultSpoolDir, LIMITS, NODE_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -570,6 +570,7 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),
     stateDir: r.optional("state_dir", pathRule(baseDir), d.state_dir),
+    spoolDir: undefined as string | undefined,
     keysDir: r.optional("keys_dir", pathRule(baseDir), d.keys_dir),
     friendsDir: r.optional("friends_dir", pathRule(baseDir), d.friends_dir),
     ignore: r.list("ignore", ipOrCidrRule),
@@ -577,6 +578,12 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
   };
+  // The default follows state_dir, so it is resolved once state_dir is known.
+  values.spoolDir = r.optional(
+    "spool_dir",
+    pathRule(baseDir),
+    defaultSpoolDir(values.stateDir ?? d.state_dir),
+  );
   r.rejectUnknownKeys();
   // With no problems every value above is defined.
   return { config: problems.length === 0 ? (values as NodeConfig) : null, problems };

@@ -22,6 +22,8 @@ export function controlHandler(
             error: "invalid-ip",
             message: `'${request.ip}' is not an IPv4 or IPv6 address`,
           };
+        case "invalid-time": // the control socket never passes a time; kept for completeness
+          return { ok: false, error: "bad-request", message: result.reason };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
         case "store-failed":

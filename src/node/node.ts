@@ -61,7 +61,9 @@ export type LocalReportResult =
   | { readonly status: "ignored"; readonly reason: string }
   | { readonly status: "invalid-ip" }
   /** The report could not be committed to the store (nothing of it was kept): why. */
-  | { readonly status: "store-failed"; readonly message: string };
+  | { readonly status: "store-failed"; readonly message: string }
+  /** The given time is in the future or older than the report lifetime: why (also logged). */
+  | { readonly status: "invalid-time"; readonly reason: string };
 
 export interface NodeStats {
   messages: number;
@@ -328,9 +330,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. The
    * report is committed to the store (synced to disk) before this returns; its ban line, when the
    * score reaches the threshold, is written before too, or `banPending` says why it could not be.
-   * Any jail name is fine: the report carries its label (protocol/jail.ts).
+   * Any jail name is fine: the report carries its label (protocol/jail.ts). `time` (ms since the
+   * epoch, default now) is when the ban happened, for a report that waited in the spool; it must be
+   * neither in the future nor older than the report lifetime (refused as `invalid-time`, with a
+   * logged reason).
    */
-  reportLocal(ipText: string, jailName: string): LocalReportResult {
+  reportLocal(ipText: string, jailName: string, time?: number): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
     const jail = jailLabel(jailName);
@@ -345,12 +350,22 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     const ledger = this.ledger;
     const now = this.#c.now();
+    const reportTime = time ?? now;
+    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
+    if (!Number.isSafeInteger(reportTime) || reportTime > now || now - reportTime >= lifetimeMs) {
+      const reason =
+        reportTime > now
+          ? `time ${new Date(reportTime).toISOString()} is in the future`
+          : `time ${Number.isSafeInteger(reportTime) ? new Date(reportTime).toISOString() : String(reportTime)} is not within the report lifetime (${this.config.reportLifetimeSeconds} s)`;
+      this.#c.log.warn("refusing a local report", { ip: ip.text, jail, reason });
+      return { status: "invalid-time", reason };
+    }
     const selfHex = this.identity.signingPublicKey.toString("hex");
     if (ledger.ownContribution(ip.text, selfHex, now) !== undefined) {
       return { status: "duplicate", ...this.#banState(ip.text) };
     }
     const signed = signReport(
-      { ip: ip.text, time: now, origin: this.identity.signingPublicKey, jail },
+      { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
     let accepted: Accepted[];

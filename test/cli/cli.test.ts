@@ -177,16 +177,43 @@ describe("cli: run and report", () => {
     assert.equal(fs.existsSync(path.join(files.dir, "a", "control.sock")), false);
   });
 
-  it("report: a bad IP exits 2, a stopped node exits 1 with a clear message", async () => {
+  it("report: a bad IP exits 2; a stopped node: queued in the spool, exit 0; no spool either: exit 1 and why", async () => {
     const files = await writeNetworkFiles({ nodes: [{ name: "solo" }], links: [] });
     dirs.push(files.dir);
     const config = files.configs.get("solo")!;
     const bad = await f2bp2p(["-c", config, "report", "203.0.113.300"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not an IPv4 or IPv6 address/);
-    const down = await f2bp2p(["-c", config, "report", "203.0.113.30"]);
-    assert.equal(down.code, 1);
-    assert.match(down.stderr, /cannot reach the f2bp2p node .*is 'f2bp2p run'/);
+    const badJail = await f2bp2p(["-c", config, "report", "203.0.113.30", "--jail", "no/slash"]);
+    assert.equal(badJail.code, 2);
+    const spool = path.join(files.dir, "solo", "state", "spool");
+    assert.equal(fs.existsSync(spool), false, "nothing spooled for a bad report");
+
+    const before = Date.now();
+    const down = await f2bp2p(["-c", config, "report", "203.0.113.30", "--jail", "sshd"]);
+    const after = Date.now();
+    assert.equal(down.code, 0, down.stderr);
+    const queued =
+      /^203\.0\.113\.30: queued in (\S+\.report); the node takes it in when it runs \(cannot reach the f2bp2p node .*\)\n$/.exec(
+        down.stdout,
+      );
+    assert.ok(queued, down.stdout);
+    assert.equal(path.dirname(queued[1]!), spool);
+    const { time, ...rest } = JSON.parse(fs.readFileSync(queued[1]!, "utf8"));
+    assert.deepEqual(rest, { v: 1, ip: "203.0.113.30", jail: "sshd" });
+    assert.ok(time >= before && time <= after, `spooled time ${time} within the call`);
+    assert.equal(fs.statSync(queued[1]!).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(spool).mode & 0o7777, 0o2770);
+
+    // spool_dir is a file: nothing can be stored, and the message says so.
+    const blocked = path.join(files.dir, "solo", "not-a-folder");
+    fs.writeFileSync(blocked, "");
+    fs.appendFileSync(config, `spool_dir: ${blocked}\n`);
+    const nowhere = await f2bp2p(["-c", config, "report", "203.0.113.31"]);
+    assert.equal(nowhere.code, 1);
+    assert.equal(nowhere.stdout, "");
+    assert.match(nowhere.stderr, /cannot reach the f2bp2p node/);
+    assert.match(nowhere.stderr, /not spooled: cannot use spool folder .*not-a-folder: not a folder/);
   });
 
   it("run: a node never reports loopback or its ignore list", async () => {

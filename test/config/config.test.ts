@@ -53,6 +53,7 @@ describe("loadNodeConfig: valid files", () => {
       bansLog: "/var/log/f2bp2p/bans.log",
       controlSocket: "/run/f2bp2p/control.sock",
       stateDir: "/var/lib/f2bp2p",
+      spoolDir: "/var/lib/f2bp2p/spool",
       keysDir: path.join(dir, "keys"),
       friendsDir: path.join(dir, "friends.d"),
       ignore: [],
@@ -76,6 +77,7 @@ describe("loadNodeConfig: valid files", () => {
         "bans_log: /tmp/bans.log",
         "control_socket: /tmp/f2bp2p.sock",
         "state_dir: /tmp/state",
+        "spool_dir: /var/spool/f2bp2p",
         "keys_dir: /tmp/keys",
         "friends_dir: /tmp/friends",
         "ignore: ['192.0.2.1', '198.51.100.0/24', '2001:db8::/32']",
@@ -95,6 +97,7 @@ describe("loadNodeConfig: valid files", () => {
     assert.equal(config.bansLog, "/tmp/bans.log");
     assert.equal(config.controlSocket, "/tmp/f2bp2p.sock");
     assert.equal(config.stateDir, "/tmp/state");
+    assert.equal(config.spoolDir, "/var/spool/f2bp2p");
     assert.equal(config.keysDir, "/tmp/keys");
     assert.equal(config.friendsDir, "/tmp/friends");
     assert.deepEqual(config.ignore, ["192.0.2.1", "198.51.100.0/24", "2001:db8::/32"]);
@@ -125,6 +128,8 @@ describe("loadNodeConfig: valid files", () => {
     assert.equal(config.bansLog, path.join(dir, "log/bans.log"));
     assert.equal(config.controlSocket, path.join(dir, "run/c.sock"));
     assert.equal(config.stateDir, path.join(dir, "state"));
+    // spool_dir's default follows state_dir.
+    assert.equal(config.spoolDir, path.join(dir, "state", "spool"));
     assert.equal(config.keysDir, path.join(path.dirname(dir), "shared-keys"));
     assert.equal(config.friendsDir, path.join(dir, "peers"));
     assert.deepEqual(config.watch, { fail2banLog: path.join(dir, "f2b.log"), jails: [] });
