@@ -19,6 +19,7 @@ import { OncePer } from "../util/once-per.js";
 import { BansLog } from "./bans-log.js";
 import { checkEntry } from "./check-entry.js";
 import { NeverBan } from "./never-ban.js";
+import { type FriendPlan, planFriends } from "./reload.js";
 
 /** Clock, logger and ZeroMQ context come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
@@ -89,6 +90,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #listener: Listener;
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
   readonly #ownReports = new Map<string, SignedReport>();
+  /** CURVE key → friend name: who ZAP lets in. */
+  #curveKeys: Map<string, string>;
   #expireTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #sweeping = false;
@@ -116,7 +119,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
     const refusals = new OncePer(60_000);
-    const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
+    this.#curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
       endpoint: config.listen,
@@ -124,7 +127,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       curveSecretKey: identity.curveSecretKey,
       zapDomain: `f2bp2p-${this.id}`,
       policy: {
-        admit: (key) => curveKeys.get(key),
+        admit: (key) => this.#curveKeys.get(key),
         denied: (address, key) => {
           if (refusals.allow(address, this.#c.now())) {
             this.#c.log.warn("refused connection from unknown key", { address, key });
@@ -207,6 +210,21 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   reopenBansLog(): void {
     this.#bansLog.reopen();
     this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
+  }
+
+  /** friends.d re-read on reload (see reload.ts): links to dropped friends close, new ones open. */
+  replaceFriends(configs: readonly FriendConfig[]): FriendPlan<Friend> {
+    const plan = planFriends(this.#friends, configs);
+    for (const f of plan.dropped) f.link.close();
+    const added = plan.added.map((c) => this.#makeFriend(c));
+    const next = [...plan.kept.map(({ friend, config }) => ({ ...friend, config })), ...added];
+    this.#friends.splice(0, this.#friends.length, ...next);
+    this.#friendsByKey.clear();
+    for (const f of next) this.#friendsByKey.set(f.key, f);
+    this.#curveKeys = new Map(next.map((f) => [f.config.curveKey, f.config.name]));
+    for (const f of added) f.link.start();
+    void this.#protectFriendAddresses();
+    return plan;
   }
 
   /** A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. */
