@@ -174,18 +174,26 @@ describe("reload (SIGHUP)", () => {
     });
     dirs.push(files.dir);
     const configA = files.configs.get("a")!;
+    const configB = files.configs.get("b")!;
+    const blockOf = async (config: string) => (await f2bp2p(["-c", config, "friend-block"])).stdout;
+    // b lists a from the start; a does not know b yet, so it refuses b's first connection.
+    fs.writeFileSync(path.join(files.dir, "b", "friends.d", "a.yaml"), await blockOf(configA));
     const a = await runNode(configA);
-    await runNode(files.configs.get("b")!);
-    // Pair them: each saves the other's friend block, as the README says.
-    for (const [me, friend] of [
-      ["a", "b"],
-      ["b", "a"],
-    ] as const) {
-      const block = await f2bp2p(["-c", files.configs.get(friend)!, "friend-block"]);
-      fs.writeFileSync(path.join(files.dir, me, "friends.d", `${friend}.yaml`), block.stdout);
-    }
-    for (const child of children) child.kill("SIGHUP");
+    const b = await runNode(configB);
+    await waitFor(() => b.stderr().includes("friend refused our key"), 15_000, "a's refusal of b");
+    // Now a's admin adds b, as the README says, and reloads.
+    fs.writeFileSync(path.join(files.dir, "a", "friends.d", "b.yaml"), await blockOf(configB));
+    a.child.kill("SIGHUP");
     await waitFor(() => a.stderr().includes("reloaded"), 10_000, "a's reload");
+    // b's report reaches a: b tried again after the refusal.
+    const fromB = await f2bp2p(["-c", configB, "report", "203.0.113.39"]);
+    assert.equal(fromB.code, 0, fromB.stderr);
+    const bansA = path.join(files.dir, "a", "bans.log");
+    await waitFor(
+      () => fs.existsSync(bansA) && fs.readFileSync(bansA, "utf8").includes(" BAN 203.0.113.39 "),
+      20_000,
+      "the ban at a, from the friend added by reload",
+    );
     const report = await f2bp2p(["-c", configA, "report", "203.0.113.40"]);
     assert.equal(report.code, 0, report.stderr);
     const bansB = path.join(files.dir, "b", "bans.log");
