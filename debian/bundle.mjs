@@ -86,6 +86,15 @@ function copyTrimmed(from, to, dropDir = () => false) {
   }
 }
 
+// A package with native sources must have been built by `npm install`: npm may skip install
+// scripts (allowScripts), and the package would then fail at run time instead of here.
+for (const [where, entry] of Object.entries(lock.packages ?? {})) {
+  if (where === "" || entry.dev || !fs.existsSync(path.join(where, "binding.gyp"))) continue;
+  if (!walk(where).some((f) => f.endsWith(".node"))) {
+    throw new Error(`${where} has native sources but no built addon: run 'npm rebuild ${where.replace(/.*node_modules\//, "")}'`);
+  }
+}
+
 // Native addons: load each package that has them and keep only the files its loader mapped. A
 // package that loads its addon lazily (better-sqlite3 does, at the first `new Database()`) maps
 // none at import: then each of its addon files is loaded directly, and those that load are kept.

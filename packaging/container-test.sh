@@ -257,15 +257,23 @@ bad_reload_keeps_running() {
 check "a bad config on reload keeps the running one and says so" bad_reload_keeps_running
 
 bad_config_no_restart_loop() {
-	ct systemctl restart f2bp2p.service && return 1
+	local restarts_before restarts_after state started=0 logged=0
+	restarts_before=$(unit_prop NRestarts)
+	ct systemctl restart f2bp2p.service || started=$?
 	# A unit waiting to restart is "activating (auto-restart)"; "failed" means no restart is coming.
-	await 30 sh -c 'test "$(systemctl show -P ActiveState f2bp2p)" = failed'
-	test "$(unit_prop NRestarts)" = 0
-	ct journalctl -u f2bp2p --no-pager -q | grep -q 'threshold'
+	await 30 sh -c 'test "$(systemctl show -P ActiveState f2bp2p)" = failed' || true
+	state=$(unit_prop ActiveState)/$(unit_prop Result)
+	restarts_after=$(unit_prop NRestarts)
+	ct journalctl -u f2bp2p --no-pager -q | grep -q 'threshold: expected a whole number' || logged=1
+	# Put the good config back before judging, so that the checks after this one start clean.
 	sh_ct 'cp /root/good.yaml /etc/f2bp2p/f2bp2p.yaml'
 	ct systemctl reset-failed f2bp2p.service
 	ct systemctl start f2bp2p.service
 	node_ready
+	[ "$started" -ne 0 ] || { echo "systemctl restart succeeded with a bad config"; return 1; }
+	[ "$state" = failed/exit-code ] || { echo "state: $state"; return 1; }
+	[ "$restarts_after" = "$restarts_before" ] || { echo "restarted: $restarts_before -> $restarts_after"; return 1; }
+	[ "$logged" -eq 0 ] || { echo "the journal does not show the problem"; return 1; }
 }
 check "a bad config at start fails once (exit 2) without a restart loop" bad_config_no_restart_loop
 
