@@ -1,5 +1,8 @@
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import type { ControlRequest, ControlResponse } from "../node/control-protocol.js";
+import { groupName } from "../util/folder-owner.js";
 
 export class NodeNotRunningError extends Error {
   readonly code = "ERR_NODE_NOT_RUNNING";
@@ -8,6 +11,26 @@ export class NodeNotRunningError extends Error {
       `cannot reach the f2bp2p node at ${socketPath} (${cause}): is 'f2bp2p run' (or the f2bp2p service) running?`,
     );
     this.name = "NodeNotRunningError";
+  }
+}
+
+/** The node runs, but its control socket is not for this user (EACCES): say so, and who may. */
+export class ControlAccessError extends Error {
+  readonly code = "ERR_CONTROL_ACCESS";
+  constructor(socketPath: string) {
+    super(`permission denied on ${socketPath}: ${whoMayUse(socketPath)}`);
+    this.name = "ControlAccessError";
+  }
+}
+
+/** Root and the socket folder's group may connect (the packaged service: group f2bp2p). */
+function whoMayUse(socketPath: string): string {
+  try {
+    const gid = fs.statSync(path.dirname(socketPath)).gid;
+    const group = groupName(gid);
+    return `only root and members of group ${group} may use it (add a user: adduser USER ${group}; it takes effect at their next login)`;
+  } catch {
+    return "only root and members of the socket's group may use it";
   }
 }
 
@@ -22,7 +45,11 @@ export function askNode(
     let answer = "";
     const fail = (cause: string): void => {
       socket.destroy();
-      reject(new NodeNotRunningError(socketPath, cause));
+      reject(
+        cause === "EACCES" || cause === "EPERM"
+          ? new ControlAccessError(socketPath)
+          : new NodeNotRunningError(socketPath, cause),
+      );
     };
     socket.setEncoding("utf8");
     socket.setTimeout(timeoutMs, () => fail("no answer in time"));

@@ -4,6 +4,7 @@ import { LIMITS } from "../config/defaults.js";
 import { findConfigPath } from "../config/load.js";
 import { nameRule, parseEndpoint } from "../config/validate.js";
 import { friendBlock, generateIdentity, shortId, writeIdentity } from "../keys/identity.js";
+import { folderOwner, handToOwner } from "../util/folder-owner.js";
 import { UsageError } from "./errors.js";
 
 export interface KeygenArgs {
@@ -48,6 +49,7 @@ export function keygen(
   const files = [written.secretFile, written.publicFile];
   if (args.out !== undefined) {
     fs.writeFileSync(args.out, block, { mode: 0o644 });
+    handToOwner(args.out, folderOwner(path.dirname(path.resolve(args.out))));
     files.push(path.resolve(args.out));
   }
   return { block, files, id: shortId(identity.signingPublicKey) };

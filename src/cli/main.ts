@@ -3,7 +3,7 @@ import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
-import { askNode, NodeNotRunningError } from "./control-client.js";
+import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
 import { keygen } from "./keygen.js";
@@ -73,6 +73,22 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
         process.stdout.write(result.block);
       },
     )
+    .command(
+      "friend-block",
+      "Print the friend block to give a friend, from this node's config and keys",
+      (y) =>
+        y
+          .option("endpoint", {
+            type: "string",
+            description: "Where friends reach this node [default: listen, when it names a host]",
+          })
+          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .example("$0 friend-block --endpoint tcp://alpha.example.net:7711", ""),
+      async (a) => {
+        const { friendBlockFor } = await import("./friend-block.js");
+        process.stdout.write(friendBlockFor({ config: a.config, endpoint: a.endpoint, trust: a.trust }, env));
+      },
+    )
     .command("run", "Run the node in the foreground (systemd runs it this way)", {}, async (a) => {
       exitCode = await run(a.config as string | undefined, env);
     })
@@ -108,7 +124,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
         try {
           exitCode = await status(config.controlSocket, a.ip);
         } catch (err: unknown) {
-          if (!(err instanceof NodeNotRunningError)) throw err;
+          if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
           exitCode = EXIT_FAILURE;
         }

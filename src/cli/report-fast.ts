@@ -10,7 +10,7 @@ import type { ControlResponse } from "../node/control-protocol.js";
 import { parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
 import type { SpooledReport } from "../spool/spool-file.js";
-import { askNode, NodeNotRunningError } from "./control-client.js";
+import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import type { LeanReportArgs } from "./report-args.js";
 
@@ -51,6 +51,11 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
       ...(jail !== "" ? { jail } : {}),
     });
   } catch (err: unknown) {
+    // Permission denied: this user may not reach the node, nor would the node read its spool file.
+    if (err instanceof ControlAccessError) {
+      process.stderr.write(`f2bp2p report: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
     if (!(err instanceof NodeNotRunningError)) throw err;
     return spool(err.message);
   }

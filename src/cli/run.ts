@@ -2,19 +2,25 @@ import path from "node:path";
 import * as zmq from "zeromq";
 import { probeOwnClock } from "../clock/own-clock.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
+import type { NodeConfig } from "../config/types.js";
 import { Fail2banLogWatcher } from "../ingest/fail2ban-log-watcher.js";
 import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { reloadNode } from "../node/reload.js";
 import { SpoolIntake } from "../spool/intake.js";
 import { spoolVerdict } from "../spool/verdict.js";
 import { openNodeState } from "../state/open.js";
+import { folderOfAnotherUser } from "../util/folder-owner.js";
+import type { Logger } from "../util/logger.js";
 import { createLogger } from "../util/logger.js";
+import { UsageError } from "./errors.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
 export interface RunningNode {
   readonly node: F2bNode;
+  readonly log: Logger;
   stop(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export async function startNode(
   env: NodeJS.ProcessEnv,
 ): Promise<RunningNode> {
   const config = loadNodeConfig(findConfigPath(configOption, env));
+  refuseRootInServiceFolders(config, configOption);
   const identity = loadIdentity(config.keysDir);
   const friends = loadFriends(config.friendsDir, {
     signingKey: identity.signingPublicKey,
@@ -99,6 +106,7 @@ export async function startNode(
   }
   return {
     node,
+    log: log.child({ component: "reload" }),
     async stop() {
       await watcher?.stop();
       await control.stop();
@@ -109,13 +117,33 @@ export async function startNode(
   };
 }
 
-/** `f2bp2p run`: the node in the foreground until SIGTERM or SIGINT; SIGHUP reopens the bans log. */
+/**
+ * Root running the node by mistake would leave state, bans log or socket files owned by root in the
+ * service user's folders, and the service would then fail on EACCES: refuse, and say what to run.
+ */
+function refuseRootInServiceFolders(config: NodeConfig, configOption: string | undefined): void {
+  const other = folderOfAnotherUser([
+    config.stateDir,
+    path.dirname(config.bansLog),
+    path.dirname(config.controlSocket),
+  ]);
+  if (other === null) return;
+  const command = `f2bp2p${configOption === undefined ? "" : ` -c ${configOption}`} run`;
+  throw new UsageError(
+    `${other.folder} belongs to ${other.user}; run as root, the node would leave files there that ` +
+      `${other.user} cannot read. Start the service instead (systemctl start f2bp2p), or run the node ` +
+      `as that user: runuser -u ${other.user} -- ${command}`,
+  );
+}
+
+/**
+ * `f2bp2p run`: the node in the foreground until SIGTERM or SIGINT. SIGHUP (systemctl reload)
+ * re-reads friends.d and reopens the bans log, or keeps everything when the config has problems.
+ */
 export async function run(configOption: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const running = await startNode(configOption, env);
   return new Promise((resolve) => {
-    const onHup = (): void => {
-      running.node.reopenBansLog();
-    };
+    const onHup = (): void => void reloadNode(running.node, running.log);
     const onStop = (): void => {
       process.off("SIGTERM", onStop).off("SIGINT", onStop).off("SIGHUP", onHup);
       void running.stop().then(() => resolve(0));

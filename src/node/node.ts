@@ -25,6 +25,7 @@ import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
+import { type FriendPlan, planFriends } from "./reload.js";
 
 /** Clock, logger, ZeroMQ context and store come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
@@ -153,6 +154,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #failing = new Map<"store" | "bans log", string>();
   /** Why the bans log's path could not be reopened while the old file is still written, once logged. */
   #staleBansLog: string | undefined;
+  /** CURVE key → friend name: who ZAP lets in. */
+  #curveKeys: Map<string, string>;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -180,7 +183,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       lifetimeMs: config.reportLifetimeSeconds * 1000,
     });
     const refusals = new OncePer(60_000);
-    const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
+    this.#curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
       endpoint: config.listen,
@@ -188,7 +191,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       curveSecretKey: identity.curveSecretKey,
       zapDomain: `f2bp2p-${this.id}`,
       policy: {
-        admit: (key) => curveKeys.get(key),
+        admit: (key) => this.#curveKeys.get(key),
         denied: (address, key) => {
           if (refusals.allow(address, this.#c.now())) {
             this.#c.log.warn("refused connection from unknown key", { address, key });
@@ -324,6 +327,21 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
     this.#writePendingBans();
     return true;
+  }
+
+  /** friends.d re-read on reload (see reload.ts): links to dropped friends close, new ones open. */
+  replaceFriends(configs: readonly FriendConfig[]): FriendPlan<Friend> {
+    const plan = planFriends(this.#friends, configs);
+    for (const f of plan.dropped) f.link.close();
+    const added = plan.added.map((c) => this.#makeFriend(c));
+    const next = [...plan.kept.map(({ friend, config }) => ({ ...friend, config })), ...added];
+    this.#friends.splice(0, this.#friends.length, ...next);
+    this.#friendsByKey.clear();
+    for (const f of next) this.#friendsByKey.set(f.key, f);
+    this.#curveKeys = new Map(next.map((f) => [f.config.curveKey, f.config.name]));
+    for (const f of added) f.link.start();
+    void this.#protectFriendAddresses();
+    return plan;
   }
 
   /**

@@ -5,6 +5,9 @@ import { type CarriedReport, type Entry, sealEnvelope } from "../protocol/envelo
 import type { Logger } from "../util/logger.js";
 
 /** A report queued for one friend: the entry we sign for it and the origin's bytes that go with it. */
+/** How long after a friend refused our key (ZAP) we connect again. */
+const RETRY_AFTER_REFUSAL_MS = 5000;
+
 export interface Outgoing {
   readonly entry: Entry;
   readonly report: CarriedReport;
@@ -60,6 +63,7 @@ export class FriendLink {
   #dropped = 0;
   #connected = false;
   #downSince: number | undefined;
+  #refusalRetry: NodeJS.Timeout | undefined;
   sent = 0;
 
   constructor(options: FriendLinkOptions) {
@@ -88,11 +92,31 @@ export class FriendLink {
       this.#downSince ??= options.now();
       options.log.warn("disconnected; reconnecting", { endpoint: options.endpoint });
     });
-    this.#socket.events.on("handshake:error:auth", () =>
+    this.#socket.events.on("handshake:error:auth", () => {
       options.log.warn("friend refused our key: does it list us in friends.d?", {
         endpoint: options.endpoint,
-      }),
-    );
+      });
+      this.#retryAfterRefusal();
+    });
+  }
+
+  /**
+   * libzmq drops a connection whose handshake failed on authentication and never tries that
+   * endpoint again. The friend may add us to its friends.d and reload meanwhile: connect again later.
+   */
+  #retryAfterRefusal(): void {
+    if (this.#closed || this.#refusalRetry !== undefined) return;
+    this.#refusalRetry = setTimeout(() => {
+      this.#refusalRetry = undefined;
+      if (this.#closed) return;
+      try {
+        this.#socket.disconnect(this.#options.endpoint);
+      } catch {
+        // already gone: libzmq removed the endpoint with the failed session
+      }
+      this.#socket.connect(this.#options.endpoint);
+    }, RETRY_AFTER_REFUSAL_MS);
+    this.#refusalRetry.unref();
   }
 
   start(): void {
@@ -180,6 +204,7 @@ export class FriendLink {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#holdTimer);
+    clearTimeout(this.#refusalRetry);
     this.#socket.close();
   }
 }

@@ -11,11 +11,12 @@ import { parseIp } from "../../src/protocol/ip.js";
 import { signReport } from "../../src/protocol/report.js";
 import { encodeRecord } from "../../src/state/journal-import.js";
 import { VIA_SELF } from "../../src/trust/rules.js";
-import { banCounts, f2bp2p, runNode, spawnRun } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, killAll, runNode, spawnRun } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const dirs: string[] = [];
 after(() => {
+  killAll();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,11 +7,12 @@ import YAML from "yaml";
 import { askNode } from "../../src/cli/control-client.js";
 import { EXIT_NOT_WRITTEN, EXIT_OK } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
-import { banCounts, f2bp2p, runNode } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, killAll, runNode } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const cleanups: (() => void)[] = [];
 after(() => {
+  killAll();
   for (const c of cleanups.reverse()) c();
 });
 
