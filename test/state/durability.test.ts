@@ -3,6 +3,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { askNode } from "../../src/cli/control-client.js";
 import { EXIT_OK, EXIT_STATE } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
@@ -261,6 +262,15 @@ describe("durable state: a damaged store stops the start and is kept as it is", 
     ["a flipped byte in its header", (f) => flipByte(f, 3), /not an SQLite database/],
     ["a flipped byte in a page header", (f) => flipByte(f, 4096), /damage|damaged|malformed/],
     ["zero length", (f) => fs.truncateSync(f, 0), /the file is empty \(zero length\)/],
+    [
+      "written by a newer f2bp2p",
+      (f) => {
+        const db = new Database(f);
+        db.pragma("user_version = 99");
+        db.close();
+      },
+      /it was written by a newer f2bp2p \(schema 99; this one knows up to \d+\)/,
+    ],
     [
       "a directory",
       (f) => {
