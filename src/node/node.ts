@@ -99,6 +99,8 @@ interface Accepted {
 }
 
 const EXPIRE_EVERY_MS = 60_000;
+/** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
+const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
 const RETRY_EVERY_MS = 2_000;
 /** Reports read from the store per page when resending to a friend. */
@@ -147,7 +149,14 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
    * does not pay one commit each. Their forwarding and ban lines follow the commit.
    */
-  #group: { frames: Buffer[][]; accepted: Accepted[] } | undefined;
+  #group: { frames: Buffer[][]; accepted: Accepted[]; marks: [string, number][] } | undefined;
+  /**
+   * Ban lines written to the bans log whose "written" mark is not yet committed (IP → when): the
+   * mark rides along with the next store transaction instead of costing a commit of its own. After
+   * a crash before it is committed, start-up finds the line in the bans log (pending-bans.ts).
+   */
+  readonly #unmarkedBans = new Map<string, number>();
+  #markTimer: NodeJS.Timeout | undefined;
   /** Messages whose store write failed, retried until the disk is back. */
   readonly #pendingMessages = new PendingMessages();
   /** Causes of failing writes already logged at error level, by target: one line per cause. */
@@ -302,7 +311,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#stopped = true;
     clearInterval(this.#expireTimer);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#markTimer);
     this.#commitGroup(true);
+    if (this.#unmarkedBans.size > 0 && this.#store !== undefined) {
+      this.#openGroup();
+      this.#commitGroup(true);
+    }
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
@@ -412,7 +426,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const ban = this.ledger.ban(ip);
     const score = this.ledger.score(ip);
     if (ban === undefined || ban.withheld) return { score, banned: false };
-    if (ban.writtenAt !== null) return { score, banned: true };
+    if (ban.writtenAt !== null || this.#unmarkedBans.has(ip)) return { score, banned: true };
     const cause = this.#failing.get("bans log") ?? "not written yet";
     return { score, banned: false, banPending: `bans log ${this.#bansLog.file}: ${cause}` };
   }
@@ -447,7 +461,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #openGroup(): void {
     if (this.#group !== undefined) return;
     this.#store!.begin();
-    this.#group = { frames: [], accepted: [] };
+    this.#group = { frames: [], accepted: [], marks: this.#applyBanMarks() };
     setImmediate(() => this.#commitGroup(false));
   }
 
@@ -469,8 +483,37 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return failure;
     }
     this.#writeRecovered("store");
+    for (const [ip, at] of group.marks) if (this.#unmarkedBans.get(ip) === at) this.#unmarkedBans.delete(ip);
     this.#afterCommit(group.accepted);
     return undefined;
+  }
+
+  /** Records the pending "written" marks in the open transaction; returns them (kept until commit). */
+  #applyBanMarks(): [string, number][] {
+    const marks = [...this.#unmarkedBans];
+    if (marks.length === 0) return marks;
+    try {
+      this.#store!.transaction(() => {
+        for (const [ip, at] of marks) this.#store!.markBanWritten(ip, at);
+      });
+    } catch {
+      return []; // kept in #unmarkedBans: tried again with the next transaction
+    }
+    return marks;
+  }
+
+  /** Commits the pending "written" marks on their own when no message comes to carry them. */
+  #flushBanMarks(): void {
+    this.#markTimer = undefined;
+    if (this.#unmarkedBans.size === 0 || this.#store === undefined) return;
+    if (this.#group !== undefined) {
+      // A group is open: try again once it is committed.
+      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
+      this.#markTimer.unref();
+      return;
+    }
+    this.#openGroup();
+    this.#commitGroup(false);
   }
 
   /** A write inside the group failed so that SQLite undid the whole transaction: retry its messages. */
@@ -628,13 +671,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.#writeRecovered("bans log");
-    try {
-      this.#store!.transaction(() => {
-        for (const b of bans) this.#store!.markBanWritten(b.ip, at);
-      });
-    } catch (err: unknown) {
-      // The lines are written; start-up finds them in the bans log if the store never learns it.
-      this.#writeFailed("store", err);
+    for (const b of bans) this.#unmarkedBans.set(b.ip, at);
+    if (this.#markTimer === undefined && !this.#stopped) {
+      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
+      this.#markTimer.unref();
     }
     for (const b of bans) {
       this.stats.bans++;
@@ -655,9 +695,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         this.#writeFailed("store", err);
         return;
       }
-      if (pending.length === 0) return;
+      const unwritten = pending.filter((b) => !this.#unmarkedBans.has(b.ip));
+      if (unwritten.length === 0) return;
       const before = this.stats.bansLogErrors;
-      this.#writeBans(pending);
+      this.#writeBans(unwritten);
       if (this.stats.bansLogErrors !== before || pending.length < 1000) return;
     }
   }

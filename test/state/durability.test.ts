@@ -185,6 +185,12 @@ describe("durable state: what the store holds", () => {
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "203.0.113.70", "--jail", "sshd"])).code, 0);
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "198.51.100.71"])).code, 0);
     await waitFor(() => banCounts(p.bansLog("b")).size === 2, 20_000, "both at b");
+    // The store learns that a line is written with its next commit (at most half a second later).
+    await waitFor(
+      async () => (await bansJson(p.config("b"))).ips.every((e) => e.ban === "written"),
+      20_000,
+      "both marked written in b's store",
+    );
     const json = await bansJson(p.config("b"));
     assert.equal(json.version, 1);
     assert.deepEqual(
