@@ -10,7 +10,7 @@
 //   Node ABIs) is deleted, with cmake-ts manifests (zeromq's build/manifest.json) cut to match.
 // - Sources, docs, tests, type declarations, source maps and dotfiles are left out.
 // Prints one line per native addon kept: "ADDON <path> <napi|node-abi-NNN>", read by debian/rules
-// for the package's nodejs-abi dependency.
+// for the package's libnode<ABI> dependency.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
