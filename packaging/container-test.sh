@@ -288,6 +288,20 @@ restart_keeps_state() {
 }
 check "restart keeps the node's state" restart_keeps_state
 
+# fail2ban's action while the service is down: root's report is queued in the spool, and the
+# service (running as f2bp2p) takes it in, bans it and removes the file once it runs again.
+report_while_stopped() {
+	local out
+	ct systemctl stop f2bp2p.service
+	out=$(ct f2bp2p report 203.0.113.30 --jail sshd)
+	echo "$out" | grep -q '^203\.0\.113\.30: queued in /var/lib/f2bp2p/spool/' || { echo "$out"; return 1; }
+	ct systemctl start f2bp2p.service
+	node_ready
+	await 30 grep -q ' BAN 203.0.113.30 score=100 ' /var/log/f2bp2p/bans.log
+	await 30 sh -c '! ls /var/lib/f2bp2p/spool/*.report'
+}
+check "a report while the service is stopped is queued, then taken in and banned by the service" report_while_stopped
+
 root_commands_leave_readable_files() {
 	local out
 	if out=$(ct f2bp2p run 2>&1); then return 1; fi
