@@ -1,5 +1,6 @@
 import { shortId } from "../keys/identity.js";
 import { parseIp } from "../protocol/ip.js";
+import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
 import type { ControlRequest, ControlResponse } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
@@ -70,6 +71,8 @@ export function statusOf(node: F2bNode): Record<string, unknown> {
       endpoint: f.config.endpoint,
       trust: f.config.trust,
       connected: f.link.connected,
+      link: f.link.state,
+      ...(f.link.connected ? {} : { why: LINK_STATE_TEXT[f.link.state] }),
       sent: f.link.sent,
       queued: f.link.queued,
       dropped: f.link.dropped,
