@@ -1,10 +1,10 @@
 import * as zmq from "zeromq";
 import { MAX_FRAME_BYTES } from "../protocol/constants.js";
 import type { Logger } from "../util/logger.js";
+import { LINK_SOCKET_OPTIONS } from "./socket-options.js";
+import { ZapAuthenticator, type ZapPolicy } from "./zap.js";
 
 const CURVE_OVERHEAD_BYTES = 256;
-
-import { ZapAuthenticator, type ZapPolicy } from "./zap.js";
 
 export interface ListenerOptions {
   readonly context: zmq.Context;
@@ -36,6 +36,9 @@ export class Listener {
       curvePublicKey: options.curvePublicKey,
       curveSecretKey: options.curveSecretKey,
       zapDomain: options.zapDomain,
+      // Binds and accepts IPv6 as well as IPv4 (without it libzmq refuses an IPv6 endpoint).
+      ipv6: true,
+      ...LINK_SOCKET_OPTIONS,
       // libzmq applies the limit to the encrypted frame: leave room for CURVE's box overhead.
       maxMessageSize: MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES,
       receiveHighWaterMark: 10_000,

@@ -1,0 +1,63 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+/** The real `f2bp2p` binary. */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/f2bp2p.js");
+const exec = promisify(execFile);
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `f2bp2p ARGS` to its end, as a sysadmin would. */
+export async function f2bp2p(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
+      env: { ...process.env, F2BP2P_CONFIG: "", ...env },
+      timeout: 20_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err: unknown) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Starts `f2bp2p -c CONFIG run`; `exited` resolves with its exit code. */
+export function spawnNode(config: string): {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number>;
+  lines: (pattern: RegExp) => Promise<void>;
+} {
+  const child = spawn(process.execPath, [BIN, "-c", config, "run"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...waiters]) {
+      if (w.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const exited = new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? -1)));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    /** Resolves once stderr matches `pattern` (rejects if the node exits first). */
+    lines: (pattern) =>
+      pattern.test(stderr)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ pattern, resolve });
+            void exited.then((code) => reject(new Error(`node exited with ${code} first: ${stderr}`)));
+          }),
+  };
+}
