@@ -41,6 +41,7 @@ export async function preflight(config: NodeConfig): Promise<Preflight> {
   }
   for (const [key, file] of [
     ["bans_log", config.bansLog],
+    ["auth_log", config.authLog],
     ["control_socket", config.controlSocket],
   ] as const) {
     const folder = writableFolder(path.dirname(file));

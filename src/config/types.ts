@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly maxReportsPerFriend: number;
   /** File that fail2ban's f2bp2p jail watches. */
   readonly bansLog: string;
+  /** File of refused connection attempts (one line each) that fail2ban's f2bp2p-auth jail watches. */
+  readonly authLog: string;
   /** Unix socket for `f2bp2p report`, created with mode 0660. */
   readonly controlSocket: string;
   /** Folder for the node's persistent state. */

@@ -73,6 +73,7 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
       threshold: node.threshold ?? 80,
       max_hops: node.maxHops ?? 6,
       bans_log: "bans.log",
+      auth_log: "auth.log",
       control_socket: "control.sock",
       state_dir: "state",
       ignore: node.ignore ?? [],

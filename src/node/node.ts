@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
+import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { openMessage } from "../protocol/envelope.js";
@@ -15,7 +16,6 @@ import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
-import { OncePer } from "../util/once-per.js";
 import { BansLog } from "./bans-log.js";
 import { checkEntry } from "./check-entry.js";
 import { NeverBan } from "./never-ban.js";
@@ -87,6 +87,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #journal: Journal;
   readonly #neverBan: NeverBan;
   readonly #listener: Listener;
+  readonly #authLog: AuthLog;
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
   readonly #ownReports = new Map<string, SignedReport>();
   #expireTimer: NodeJS.Timeout | undefined;
@@ -115,7 +116,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#bansLog = new BansLog(config.bansLog);
     this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
-    const refusals = new OncePer(60_000);
+    this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }));
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
@@ -125,11 +126,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       zapDomain: `f2bp2p-${this.id}`,
       policy: {
         admit: (key) => curveKeys.get(key),
-        denied: (address, key) => {
-          if (refusals.allow(address, this.#c.now())) {
-            this.#c.log.warn("refused connection from unknown key", { address, key });
-          }
-        },
+        denied: (refusal) => this.#authLog.refused({ at: new Date(this.#c.now()), ...refusal }),
       },
       log: components.log.child({ component: "listener" }),
       onMessage: (frames) => this.handleMessage(frames),
@@ -173,6 +170,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#bansLog.open();
     this.#restore();
     await this.#protectFriendAddresses();
+    await this.#authLog.start(
+      this.#friends.map((f) => ({ name: f.config.name, host: parseEndpointHost(f.config.endpoint) })),
+    );
     try {
       await this.#listener.start();
     } catch (err: unknown) {
@@ -199,6 +199,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
+    this.#authLog.close();
     this.#journal.close();
     this.#c.log.info("node stopped", { id: this.id });
   }
@@ -206,6 +207,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** logrotate moved the bans log away: start a new file at the configured path. */
   reopenBansLog(): void {
     this.#bansLog.reopen();
+    this.#authLog.reopen();
     this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
   }
 

@@ -51,6 +51,7 @@ describe("loadNodeConfig: valid files", () => {
       maxHops: 6,
       maxReportsPerFriend: 250_000,
       bansLog: "/var/log/f2bp2p/bans.log",
+      authLog: "/var/log/f2bp2p/auth.log",
       controlSocket: "/run/f2bp2p/control.sock",
       stateDir: "/var/lib/f2bp2p",
       keysDir: path.join(dir, "keys"),

@@ -29,7 +29,7 @@ export class TestListener {
       zapDomain: `test-${identity.curvePublicKey}`,
       policy: policy ?? {
         admit: (key) => (this.admitted.has(key) ? "friend" : undefined),
-        denied: (address, key) => this.denied.push({ address, key }),
+        denied: (refusal) => this.denied.push({ address: refusal.address, key: refusal.key ?? "" }),
       },
       log: silentLogger(),
       onMessage: (frames) => {
