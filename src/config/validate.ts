@@ -2,8 +2,10 @@
  * Pure validation of parsed configuration values: no file access, no environment.
  * load.ts reads and parses the files and hands the parsed values to the functions here.
  */
+
 import * as net from "node:net";
 import * as path from "node:path";
+import { DEFAULT_FRIEND_BURST, DEFAULT_FRIEND_REPORTS_PER_SECOND } from "../limits/rate-limit.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -557,6 +559,8 @@ export const NODE_DEFAULTS = {
   report_lifetime: "24h",
   max_hops: 6,
   max_reports_per_friend: 250_000,
+  friend_reports_per_second: DEFAULT_FRIEND_REPORTS_PER_SECOND,
+  friend_burst: DEFAULT_FRIEND_BURST,
   bans_log: "/var/log/f2bp2p/bans.log",
   auth_log: "/var/log/f2bp2p/auth.log",
   control_socket: "/run/f2bp2p/control.sock",
@@ -605,6 +609,12 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
       integerRule(1000, 10_000_000),
       d.max_reports_per_friend,
     ),
+    friendReportsPerSecond: r.optional(
+      "friend_reports_per_second",
+      integerRule(1, 1_000_000),
+      d.friend_reports_per_second,
+    ),
+    friendBurst: r.optional("friend_burst", integerRule(1, 10_000_000), d.friend_burst),
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
     authLog: r.optional("auth_log", pathRule(baseDir), d.auth_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),

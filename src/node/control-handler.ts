@@ -1,5 +1,6 @@
 import { shortId } from "../keys/identity.js";
 import { parseIp } from "../protocol/ip.js";
+import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
 import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
 import type { ControlRequest, ControlResponse } from "./control-protocol.js";
@@ -78,6 +79,11 @@ export function statusOf(node: F2bNode): Record<string, unknown> {
       dropped: f.link.dropped,
       reportsHeld: node.ledger.broughtBy(f.key),
       rejected: f.rejected,
+      // Refusals a correct friend never causes: a misbehaving or broken friend shows here.
+      faults: Object.entries(f.rejected).reduce(
+        (n, [code, count]) => n + (REJECT_SEVERITY[code as RejectCode] === "friend-fault" ? (count ?? 0) : 0),
+        0,
+      ),
     })),
   };
 }

@@ -5,6 +5,7 @@ import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
+import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
@@ -88,6 +89,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #neverBan: NeverBan;
   readonly #listener: Listener;
   readonly #authLog: AuthLog;
+  readonly #rateLimit: FriendRateLimit;
   /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
   readonly #ownReports = new Map<string, SignedReport>();
   #expireTimer: NodeJS.Timeout | undefined;
@@ -116,6 +118,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#bansLog = new BansLog(config.bansLog);
     this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
+    this.#rateLimit = new FriendRateLimit(
+      { reportsPerSecond: config.friendReportsPerSecond, burst: config.friendBurst },
+      this.#friends.map((f) => f.key),
+      components.now(),
+    );
     this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }));
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
@@ -244,6 +251,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** One message from the listener. Everything in it is hostile until checked; nothing here throws. */
   handleMessage(frames: Buffer[]): void {
     this.stats.messages++;
+    const claim = claimOf(frames);
+    if (!this.#rateLimit.admits(claim, this.#c.now())) {
+      this.#rejected("rate-limited", this.#friendsByKey.get(claim.sender ?? ""));
+      return;
+    }
     const opened = openMessage(frames, {
       self: this.identity.signingPublicKey,
       friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
@@ -254,6 +266,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     const { envelope, hop, reports } = opened.value;
     const now = this.#c.now();
+    this.#rateLimit.charge(hop.key, claim.cost, now);
     const ctx = {
       self: this.identity.signingPublicKey,
       hop: hop.signingKey,

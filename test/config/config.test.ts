@@ -50,6 +50,8 @@ describe("loadNodeConfig: valid files", () => {
       reportLifetimeSeconds: 86400,
       maxHops: 6,
       maxReportsPerFriend: 250_000,
+      friendReportsPerSecond: 1000,
+      friendBurst: 20_000,
       bansLog: "/var/log/f2bp2p/bans.log",
       authLog: "/var/log/f2bp2p/auth.log",
       controlSocket: "/run/f2bp2p/control.sock",
