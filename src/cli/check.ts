@@ -21,6 +21,7 @@ export async function checkConfig(configOption: string | undefined, env: NodeJS.
     `${file}: ok`,
     `node ${config.name} (${shortId(identity.signingPublicKey)}) listens on ${config.listen}, threshold ${config.threshold}`,
     `${friends.length} friend(s): ${friends.map((f) => `${f.name} (trust ${f.trust})`).join(", ") || "none"}`,
+    ...host.warnings.map((warning) => `warning: ${warning}`),
     ...host.notes.map((note) => `note: ${note}`),
   ].join("\n");
 }

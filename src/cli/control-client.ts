@@ -1,5 +1,8 @@
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import type { ControlRequest, ControlResponse } from "../node/control-protocol.js";
+import { unsafeFolder } from "../util/unsafe-folder.js";
 
 export class NodeNotRunningError extends Error {
   readonly code = "ERR_NODE_NOT_RUNNING";
@@ -11,6 +14,37 @@ export class NodeNotRunningError extends Error {
   }
 }
 
+/**
+ * The socket is there but may not be used: this user lacks the permission (EACCES, EPERM), or the
+ * path is not safe to talk to (a symlink, or a folder another user can write: what answers there
+ * could be theirs, not the node).
+ */
+export class ControlAccessError extends Error {
+  readonly code = "ERR_CONTROL_ACCESS";
+  constructor(socketPath: string, why: string) {
+    super(`${socketPath}: ${why}`);
+    this.name = "ControlAccessError";
+  }
+}
+
+const NO_PERMISSION =
+  "permission denied: run as root or as a member of the node's group (the socket is mode 0660)";
+
+/** Refuses a control socket path another local user could have put there. */
+function checkSocketPath(socketPath: string): void {
+  let unsafe: string | undefined;
+  try {
+    if (fs.lstatSync(socketPath).isSymbolicLink()) unsafe = "is a symlink, not the node's socket";
+    else unsafe = unsafeFolder(path.dirname(socketPath));
+    if (unsafe !== undefined && !unsafe.startsWith("is ")) unsafe = `its folder is not safe: ${unsafe}`;
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") throw new ControlAccessError(socketPath, NO_PERMISSION);
+    return; // missing: connecting says so
+  }
+  if (unsafe !== undefined) throw new ControlAccessError(socketPath, `refusing to use it: ${unsafe}`);
+}
+
 /** Sends one request to the running node and waits for its one-line answer. */
 export function askNode(
   socketPath: string,
@@ -18,6 +52,7 @@ export function askNode(
   timeoutMs = 5000,
 ): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
+    checkSocketPath(socketPath);
     const socket = net.connect(socketPath);
     let answer = "";
     const fail = (cause: string): void => {
@@ -26,7 +61,14 @@ export function askNode(
     };
     socket.setEncoding("utf8");
     socket.setTimeout(timeoutMs, () => fail("no answer in time"));
-    socket.once("error", (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EACCES" || err.code === "EPERM") {
+        socket.destroy();
+        reject(new ControlAccessError(socketPath, NO_PERMISSION));
+        return;
+      }
+      fail(err.code ?? err.message);
+    });
     socket.once("connect", () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on("data", (chunk: string) => {
       answer += chunk;

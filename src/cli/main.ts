@@ -1,7 +1,7 @@
 import yargs from "yargs";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
-import { askNode, NodeNotRunningError } from "./control-client.js";
+import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
 import { keygen } from "./keygen.js";
@@ -95,7 +95,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
         try {
           exitCode = await status(config.controlSocket, a.ip);
         } catch (err: unknown) {
-          if (!(err instanceof NodeNotRunningError)) throw err;
+          if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
           exitCode = EXIT_FAILURE;
         }

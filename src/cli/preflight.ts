@@ -5,6 +5,7 @@ import * as zmq from "zeromq";
 import type { ConfigProblem } from "../config/errors.js";
 import type { NodeConfig } from "../config/types.js";
 import { parseEndpoint } from "../config/validate.js";
+import { auditPermissions } from "./permissions.js";
 
 /**
  * What `run` would refuse beyond the files' contents, found without starting a node: `check` runs
@@ -13,10 +14,33 @@ import { parseEndpoint } from "../config/validate.js";
 export interface Preflight {
   readonly problems: ConfigProblem[];
   readonly notes: string[];
+  /** Files or folders others could change (permissions.ts); the node starts anyway. */
+  readonly warnings: string[];
+}
+
+/** The permission findings as `run` and `check` use them: refusals as problems, the rest as lines. */
+export function permissionFindings(
+  config: NodeConfig,
+  euid = process.geteuid?.() ?? 0,
+): { problems: ConfigProblem[]; warnings: string[] } {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  for (const finding of auditPermissions(config, euid)) {
+    if (finding.level === "warn") warnings.push(`${finding.path}: ${finding.message}`);
+    else
+      problems.push({
+        file: finding.path,
+        key: "",
+        code: "unsafe",
+        expected: "a file or folder only the node's user (or root) can change",
+        got: finding.message,
+      });
+  }
+  return { problems, warnings };
 }
 
 export async function preflight(config: NodeConfig): Promise<Preflight> {
-  const problems: ConfigProblem[] = [];
+  const { problems, warnings } = permissionFindings(config);
   const notes: string[] = [];
   if (!zmq.capability.curve) {
     problems.push({
@@ -49,7 +73,7 @@ export async function preflight(config: NodeConfig): Promise<Preflight> {
   }
   const state = writableFolder(config.stateDir);
   if (state !== undefined) problems.push({ file: config.file, key: "state_dir", code: "unusable", ...state });
-  return { problems, notes };
+  return { problems, notes, warnings };
 }
 
 /** Binds the listen endpoint for a moment as libzmq would; returns the error code, if any. */

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
-import { askNode, NodeNotRunningError } from "./control-client.js";
+import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import type { LeanReportArgs } from "./report-args.js";
 
 export const EXIT_OK = 0;
@@ -50,7 +50,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     }
     return EXIT_OK;
   } catch (err: unknown) {
-    if (!(err instanceof NodeNotRunningError)) throw err;
+    if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
     process.stderr.write(`f2bp2p report: ${err.message}\n`);
     return EXIT_UNAVAILABLE;
   }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import * as zmq from "zeromq";
+import { ConfigError } from "../config/errors.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
 import { Fail2banLogWatcher } from "../ingest/log-follower.js";
 import { loadIdentity } from "../keys/identity.js";
@@ -7,6 +8,7 @@ import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
 import { createLogger } from "../util/logger.js";
+import { permissionFindings } from "./preflight.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
 export interface RunningNode {
@@ -20,12 +22,15 @@ export async function startNode(
   env: NodeJS.ProcessEnv,
 ): Promise<RunningNode> {
   const config = loadNodeConfig(findConfigPath(configOption, env));
+  const permissions = permissionFindings(config);
+  if (permissions.problems.length > 0) throw new ConfigError(permissions.problems);
   const identity = loadIdentity(config.keysDir);
   const friends = loadFriends(config.friendsDir, {
     signingKey: identity.signingPublicKey,
     curveKey: identity.curvePublicKey,
   });
   const log = createLogger(config.logLevel, config.name);
+  for (const warning of permissions.warnings) log.warn(warning);
   const node = new F2bNode(config, friends, identity, {
     now: Date.now,
     log: log.child({ component: "node" }),

@@ -13,7 +13,9 @@ export type ConfigProblemCode =
   | "duplicate-friend-key"
   | "friend-is-self"
   // The value is well formed but this host cannot use it (address not local, folder not writable).
-  | "unusable";
+  | "unusable"
+  // Others could change it: the keys folder, node.key (docs/security.md).
+  | "unsafe";
 
 /** One mistake in one configuration file. */
 export interface ConfigProblem {

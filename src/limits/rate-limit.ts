@@ -7,7 +7,7 @@ import { ENVELOPE_HEADER_BYTES, KEY_BYTES } from "../protocol/constants.js";
  */
 
 /** Sustained reports per second a friend may send; docs/configuration.md `friend_reports_per_second`. */
-export const DEFAULT_FRIEND_REPORTS_PER_SECOND = 1000;
+export const DEFAULT_FRIEND_REPORTS_PER_SECOND = 200;
 /** Reports a friend may send at once after a quiet period (a resend after reconnecting, a catch-up). */
 export const DEFAULT_FRIEND_BURST = 20_000;
 

@@ -50,7 +50,7 @@ describe("loadNodeConfig: valid files", () => {
       reportLifetimeSeconds: 86400,
       maxHops: 6,
       maxReportsPerFriend: 250_000,
-      friendReportsPerSecond: 1000,
+      friendReportsPerSecond: 200,
       friendBurst: 20_000,
       bansLog: "/var/log/f2bp2p/bans.log",
       authLog: "/var/log/f2bp2p/auth.log",
