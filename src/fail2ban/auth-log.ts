@@ -2,8 +2,14 @@ import dns from "node:dns/promises";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { unmapIPv4 as normalise } from "../transport/zap.js";
+import { unmapIPv4 as normalise, type ZapPolicy, type ZapRefusal } from "../transport/zap.js";
 import type { Logger } from "../util/logger.js";
+import { ClosedConnections, readProcNetTcp, type TcpEntry } from "./closed-connections.js";
+
+/** Addresses remembered as admitted by ZAP, and as refused by ZAP but not yet seen closed. */
+const MAX_REMEMBERED = 10_000;
+/** The second look at the kernel's table after a connection ended. */
+const LATE_SCAN_MS = 250;
 
 /**
  * The authentication-failure log: one line per refused connection attempt whose peer address is
@@ -17,7 +23,12 @@ export type AuthFailureReason =
   /** A CURVE client whose long-term key is not in friends.d (refused by ZAP). */
   | "unknown-key"
   /** A ZAP request for a mechanism other than CURVE, or with malformed credentials. */
-  | "bad-mechanism";
+  | "bad-mechanism"
+  /**
+   * A connection the node closed before its handshake completed, without a ZAP request: a NULL or
+   * PLAIN client, garbage, or silence until the handshake interval ran out (closed-connections.ts).
+   */
+  | "handshake-failed";
 
 export interface AuthFailure {
   readonly at: Date;
@@ -53,13 +64,92 @@ export class AuthLog {
   readonly #log: Logger;
   /** Friends' addresses (from their endpoints, names resolved at start) to the friend's name. */
   readonly #friends = new Map<string, string>();
+  /** Addresses a friend's key came from (a friend behind NAT): their closed connections are not attempts. */
+  readonly #admitted = new Set<string>();
+  /** Refusals by ZAP already written, by address, whose connection has not been seen closed yet. */
+  readonly #refusedOpen = new Map<string, number>();
+  #closed: ClosedConnections | undefined;
+  #scanning = false;
+  #rescan = false;
+  #lateScan: NodeJS.Timeout | undefined;
+  readonly #readTable: () => TcpEntry[];
+  readonly #now: () => number;
   #fd: number | undefined;
   #failing = false;
   lines = 0;
 
-  constructor(file: string, log: Logger) {
+  constructor(file: string, log: Logger, now: () => number, readTable: () => TcpEntry[] = readProcNetTcp) {
     this.#file = file;
     this.#log = log;
+    this.#now = now;
+    this.#readTable = readTable;
+  }
+
+  /**
+   * The listener's ZAP policy: `admit` decides, this log records every refusal and remembers the
+   * addresses friends' keys come from.
+   */
+  policy(admit: (curveKey: string) => string | undefined): ZapPolicy {
+    return {
+      admit: (key, address) => {
+        const name = admit(key);
+        if (name !== undefined && address !== undefined) remember(this.#admitted, normalise(address));
+        return name;
+      },
+      denied: (refusal: ZapRefusal) => {
+        const address = normalise(refusal.address);
+        this.#refusedOpen.set(address, (this.#refusedOpen.get(address) ?? 0) + 1);
+        trim(this.#refusedOpen);
+        this.refused({ at: new Date(this.#now()), ...refusal });
+      },
+    };
+  }
+
+  /** From now on, connections to `port` that the node closes before a handshake are attempts too. */
+  watchClosed(port: number): void {
+    this.#closed = new ClosedConnections(port);
+    this.#closed.newlyClosed(this.#readTable()); // what was closed before this run is not ours
+  }
+
+  /**
+   * The listener closed or failed a connection: look for it in the kernel's table, once per turn of
+   * the event loop however many events came.
+   */
+  connectionClosed(): void {
+    if (this.#closed === undefined) return;
+    // libzmq reports the close before (or while) it closes the descriptor: look again a little later.
+    this.#lateScan ??= setTimeout(() => {
+      this.#lateScan = undefined;
+      this.#scan();
+    }, LATE_SCAN_MS).unref();
+    if (this.#scanning) {
+      this.#rescan = true;
+      return;
+    }
+    this.#scanning = true;
+    setImmediate(() => {
+      this.#scan();
+      this.#scanning = false;
+      if (this.#rescan) {
+        this.#rescan = false;
+        this.connectionClosed();
+      }
+    });
+  }
+
+  #scan(): void {
+    if (this.#closed === undefined) return;
+    for (const address of this.#closed.newlyClosed(this.#readTable())) {
+      if (this.#admitted.has(address) || this.#friends.has(address)) continue;
+      const refused = this.#refusedOpen.get(address) ?? 0;
+      if (refused > 0) {
+        // Already written when ZAP refused it.
+        if (refused === 1) this.#refusedOpen.delete(address);
+        else this.#refusedOpen.set(address, refused - 1);
+        continue;
+      }
+      this.refused({ at: new Date(this.#now()), address, reason: "handshake-failed" });
+    }
   }
 
   get file(): string {
@@ -105,6 +195,8 @@ export class AuthLog {
   }
 
   close(): void {
+    this.#closed = undefined;
+    clearTimeout(this.#lateScan);
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
     this.#fd = undefined;
   }
@@ -136,6 +228,16 @@ export class AuthLog {
     this.#failing = true;
     this.#log.error(what, { file: this.#file, error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+function remember(set: Set<string>, value: string): void {
+  set.delete(value);
+  set.add(value);
+  if (set.size > MAX_REMEMBERED) set.delete(set.values().next().value as string);
+}
+
+function trim(map: Map<string, number>): void {
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
 }
 
 /**

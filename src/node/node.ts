@@ -123,7 +123,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#friends.map((f) => f.key),
       components.now(),
     );
-    this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }));
+    this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }), components.now);
     const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
@@ -131,10 +131,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       curvePublicKey: identity.curvePublicKey,
       curveSecretKey: identity.curveSecretKey,
       zapDomain: `f2bp2p-${this.id}`,
-      policy: {
-        admit: (key) => curveKeys.get(key),
-        denied: (refusal) => this.#authLog.refused({ at: new Date(this.#c.now()), ...refusal }),
-      },
+      policy: this.#authLog.policy((key) => curveKeys.get(key)),
+      onConnectionEnded: () => this.#authLog.connectionClosed(),
       log: components.log.child({ component: "listener" }),
       onMessage: (frames) => this.handleMessage(frames),
     });
@@ -188,6 +186,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         `cannot listen on ${this.config.listen}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
+    this.#authLog.watchClosed(
+      Number(this.#listener.endpoint.slice(this.#listener.endpoint.lastIndexOf(":") + 1)),
+    );
     for (const f of this.#friends) f.link.start();
     this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
     this.#expireTimer.unref();

@@ -12,6 +12,8 @@ export interface ListenerOptions {
   readonly zapDomain: string;
   readonly policy: ZapPolicy;
   readonly log: Logger;
+  /** Called after libzmq closed or failed a connection (the peer is not known here). */
+  readonly onConnectionEnded?: () => void;
   /** Handles one message; must not throw for anything a peer can send. */
   readonly onMessage: (frames: Buffer[]) => void | Promise<void>;
 }
@@ -57,9 +59,8 @@ export class Listener {
   async start(): Promise<void> {
     this.#zap = await ZapAuthenticator.forContext(this.#options.context);
     this.#zap.register(this.#options.zapDomain, this.#options.policy);
-    this.#socket.events.on("handshake:error:auth", (event) =>
-      this.#options.log.debug("handshake refused", { endpoint: event.address }),
-    );
+    for (const event of ["disconnect", "handshake:error:protocol", "handshake:error:other"] as const)
+      this.#socket.events.on(event, () => this.#options.onConnectionEnded?.());
     await this.#socket.bind(this.#options.endpoint);
     this.#loop = this.#receive();
   }

@@ -18,8 +18,8 @@ export interface ZapRefusal {
 
 /** Decides whether a CURVE client key (Z85) may connect to the node that owns a ZAP domain. */
 export interface ZapPolicy {
-  /** Returns the friend's name when admitted, undefined to refuse. */
-  admit(curveKey: string): string | undefined;
+  /** Returns the friend's name when admitted, undefined to refuse; `address` is the peer's IP. */
+  admit(curveKey: string, address?: string): string | undefined;
   /** Called for every refused handshake, each attempt once. */
   denied(refusal: ZapRefusal): void;
 }
@@ -92,7 +92,7 @@ export class ZapAuthenticator {
       return reply("400", "not allowed");
     }
     const key = z85Encode(credential);
-    const name = policy.admit(key);
+    const name = policy.admit(key, peer);
     if (name === undefined) {
       policy.denied({ address: peer, reason: "unknown-key", key });
       return reply("400", "unknown key");
