@@ -129,8 +129,8 @@ describe("e2e: outsiders against a running node", { timeout: 120_000 }, () => {
         rawAttempt(FROM.garbage, port, crypto.randomBytes(1024)),
         rawAttempt(FROM.idle, port, Buffer.alloc(0)), // closed by the handshake interval
         rawAttempt(FROM.halfOpen, port, greeting("CURVE").subarray(0, 11)), // likewise
-        // Real NULL and PLAIN clients: they close their end as soon as the node does, so whether
-        // the kernel still shows the connection is a race; they are not counted below.
+        // Real NULL and PLAIN clients: libzmq may dial again before the test closes them, and whether
+        // the node or the client closes first is a race, so their lines are not counted.
         zmqAttempt(FROM.zmqClients, port, {}),
         zmqAttempt(FROM.zmqClients, port, { plainUsername: "admin", plainPassword: "admin" }),
       );
@@ -168,7 +168,6 @@ describe("e2e: outsiders against a running node", { timeout: 120_000 }, () => {
       assert.equal(count(from, "handshake-failed"), EACH, fs.readFileSync(authLog, "utf8"));
     assert.equal(count(FROM.unknownKey, "unknown-key"), EACH);
     assert.equal(count(FROM.unknownKey, "handshake-failed"), 0, "a refusal by ZAP is one line, not two");
-    assert.ok(count(FROM.zmqClients, "handshake-failed") <= 2 * EACH);
     assert.ok(count(FROM.garbage, "handshake-failed") <= EACH);
     assert.equal(a.child.exitCode, null);
     const growth = rssOf(a.child.pid!) - rssBefore;
