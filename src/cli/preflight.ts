@@ -63,14 +63,17 @@ export async function preflight(config: NodeConfig): Promise<Preflight> {
       got: `${config.listen}: ${describeBindError(listen)}`,
     });
   }
+  // The node starts without its logs (it retries the bans log and says so), not without its socket.
   for (const [key, file] of [
     ["bans_log", config.bansLog],
     ["auth_log", config.authLog],
-    ["control_socket", config.controlSocket],
   ] as const) {
     const folder = writableFolder(path.dirname(file));
-    if (folder !== undefined) problems.push({ file: config.file, key, code: "unusable", ...folder });
+    if (folder !== undefined) warnings.push(`${key}: ${folder.expected}, got ${folder.got}`);
   }
+  const socketFolder = writableFolder(path.dirname(config.controlSocket));
+  if (socketFolder !== undefined)
+    problems.push({ file: config.file, key: "control_socket", code: "unusable", ...socketFolder });
   const state = writableFolder(config.stateDir);
   if (state !== undefined) problems.push({ file: config.file, key: "state_dir", code: "unusable", ...state });
   return { problems, notes, warnings };

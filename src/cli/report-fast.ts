@@ -3,11 +3,8 @@ import path from "node:path";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
+import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import type { LeanReportArgs } from "./report-args.js";
-
-export const EXIT_OK = 0;
-export const EXIT_UNAVAILABLE = 1;
-export const EXIT_USAGE = 2;
 
 const DEFAULT_CONFIG = "/etc/f2bp2p/f2bp2p.yaml";
 const DEFAULT_SOCKET = "/run/f2bp2p/control.sock";
@@ -40,11 +37,18 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     });
     if (!answer.ok) {
       process.stderr.write(`f2bp2p report: ${answer.message}\n`);
-      return EXIT_USAGE;
+      return answer.error === "store-failed" ? EXIT_NOT_WRITTEN : EXIT_USAGE;
     }
     if (answer.status === "ignored") {
       process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
     } else if (answer.status === "accepted" || answer.status === "duplicate") {
+      if (answer.banPending !== undefined) {
+        process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, sent to friends\n`);
+        process.stderr.write(
+          `f2bp2p report: ban not written here yet: ${answer.banPending}; the node writes it when it can\n`,
+        );
+        return EXIT_NOT_WRITTEN;
+      }
       const state = answer.banned ? "banned here" : "not banned here";
       process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
     }
@@ -52,7 +56,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
   } catch (err: unknown) {
     if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
     process.stderr.write(`f2bp2p report: ${err.message}\n`);
-    return EXIT_UNAVAILABLE;
+    return EXIT_FAILURE;
   }
 }
 

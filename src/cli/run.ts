@@ -7,6 +7,7 @@ import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { openNodeState } from "../state/open.js";
 import { createLogger } from "../util/logger.js";
 import { permissionFindings } from "./preflight.js";
 
@@ -31,12 +32,21 @@ export async function startNode(
   });
   const log = createLogger(config.logLevel, config.name);
   for (const warning of permissions.warnings) log.warn(warning);
+  // The state dir's lock comes first: a second node stops here, before it touches any file.
+  const state = openNodeState(config.stateDir);
   const node = new F2bNode(config, friends, identity, {
     now: Date.now,
     log: log.child({ component: "node" }),
     context: zmq.context,
+    store: state.store,
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err: unknown) {
+    await node.stop();
+    state.close();
+    throw err;
+  }
   const control = new ControlServer(
     config.controlSocket,
     controlHandler(node),
@@ -46,6 +56,7 @@ export async function startNode(
     await control.start();
   } catch (err: unknown) {
     await node.stop();
+    state.close();
     throw err;
   }
   let watcher: Fail2banLogWatcher | undefined;
@@ -70,6 +81,7 @@ export async function startNode(
       await watcher?.stop();
       await control.stop();
       await node.stop();
+      state.close();
     },
   };
 }
@@ -78,7 +90,9 @@ export async function startNode(
 export async function run(configOption: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const running = await startNode(configOption, env);
   return new Promise((resolve) => {
-    const onHup = (): void => running.node.reopenBansLog();
+    const onHup = (): void => {
+      running.node.reopenBansLog();
+    };
     const onStop = (): void => {
       process.off("SIGTERM", onStop).off("SIGINT", onStop).off("SIGHUP", onHup);
       void running.stop().then(() => resolve(0));

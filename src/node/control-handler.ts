@@ -24,6 +24,8 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
           return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
+        case "store-failed":
+          return { ok: false, error: "store-failed", message: result.message };
         default:
           return {
             ok: true,
@@ -31,6 +33,7 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
             ip: request.ip,
             score: result.score,
             banned: result.banned,
+            ...(result.banPending === undefined ? {} : { banPending: result.banPending }),
           };
       }
     },
@@ -59,13 +62,20 @@ function scoreOf(node: F2bNode, ipText: string): ControlResponse {
 }
 
 export function statusOf(node: F2bNode): Record<string, unknown> {
+  const counts = node.ledger.store.counts();
   return {
     name: node.config.name,
     id: node.id,
     listen: node.endpoint,
     threshold: node.config.threshold,
-    reports: node.ledger.reportCount,
-    ips: node.ledger.ipCount,
+    reports: counts.reports,
+    ips: counts.ips,
+    store: {
+      bans: counts.bans,
+      pendingBans: counts.pendingBans,
+      setAside: counts.setAside,
+      pendingMessages: node.pendingMessages,
+    },
     stats: node.stats,
     friends: node.friends.map((f) => ({
       name: f.config.name,

@@ -10,7 +10,15 @@ export type ControlRequest =
   | { op: "score"; ip: string };
 
 export type ControlResponse =
-  | { ok: true; status: "accepted" | "duplicate"; ip: string; score: number; banned: boolean }
+  | {
+      ok: true;
+      status: "accepted" | "duplicate";
+      ip: string;
+      score: number;
+      banned: boolean;
+      /** The score reached the threshold but the ban line is not written yet: why. */
+      banPending?: string;
+    }
   | { ok: true; status: "ignored"; ip: string; reason: string }
   | { ok: true; status: "status"; node: Record<string, unknown> }
   | {
@@ -22,4 +30,4 @@ export type ControlResponse =
       banned: boolean;
       origins: { origin: string; trust: number; hops: number; via: string }[];
     }
-  | { ok: false; error: "invalid-ip" | "invalid-jail" | "bad-request"; message: string };
+  | { ok: false; error: "invalid-ip" | "invalid-jail" | "bad-request" | "store-failed"; message: string };

@@ -6,26 +6,36 @@ import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
+import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
 import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
-import { openMessage } from "../protocol/envelope.js";
+import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
-import { Journal } from "../state/journal.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
+import { type NodeState, openNodeState } from "../state/open.js";
+import { type BanRecord, type StateStore, StoreDamagedError, StoreWriteError } from "../state/store.js";
 import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
-import { BansLog } from "./bans-log.js";
-import { checkEntry } from "./check-entry.js";
+import { formatBanLine } from "./ban-line.js";
+import { BansLog, BansLogError } from "./bans-log.js";
+import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
+import { reconcilePendingBans } from "./pending-bans.js";
+import { PendingMessages } from "./pending-messages.js";
 
-/** Clock, logger and ZeroMQ context come from outside so tests and the demo can share or fake them. */
+/** Clock, logger, ZeroMQ context and store come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
   readonly now: () => number;
   readonly log: Logger;
   readonly context: zmq.Context;
+  /**
+   * The state store; `f2bp2p run` opens it (after taking the state dir's lock) before anything else.
+   * Without one, start() opens `state_dir` itself the same way and closes it at stop().
+   */
+  readonly store?: StateStore;
 }
 
 /** A friend as the running node sees it. */
@@ -40,10 +50,19 @@ export interface Friend {
 }
 
 export type LocalReportResult =
-  | { readonly status: "accepted" | "duplicate"; readonly score: number; readonly banned: boolean }
+  | {
+      readonly status: "accepted" | "duplicate";
+      readonly score: number;
+      /** True once the IP's line is in the bans log. */
+      readonly banned: boolean;
+      /** Set when the score reached the threshold but the line could not be written yet: why. */
+      readonly banPending?: string;
+    }
   | { readonly status: "ignored"; readonly reason: string }
   | { readonly status: "invalid-ip" }
-  | { readonly status: "invalid-jail" };
+  | { readonly status: "invalid-jail" }
+  /** The report could not be committed to the store (nothing of it was kept): why. */
+  | { readonly status: "store-failed"; readonly message: string };
 
 export interface NodeStats {
   messages: number;
@@ -52,6 +71,12 @@ export interface NodeStats {
   bans: number;
   localReports: number;
   rejected: Partial<Record<RejectCode, number>>;
+  /** Writes the store refused (disk full, I/O error); the messages wait in memory and are retried. */
+  storeErrors: number;
+  /** Bans log writes that failed; the bans stay pending in the store and are retried. */
+  bansLogErrors: number;
+  /** Stored reports that failed their re-check (damage on disk): set aside, never sent. */
+  setAside: number;
 }
 
 export interface NodeEvents {
@@ -60,7 +85,22 @@ export interface NodeEvents {
   ban: [{ ip: string; score: number; origin: string; hops: number }];
 }
 
+type OpenedMessage = Opened<Friend>;
+
+/** What a copy accepted inside a store transaction causes once the transaction is committed. */
+interface Accepted {
+  readonly outcome: Extract<Outcome, { kind: "accepted" }>;
+  readonly signed: SignedReport;
+  readonly from: Friend | undefined;
+  /** The ban decided with it, if its score reached the threshold. */
+  readonly ban: BanRecord | undefined;
+}
+
 const EXPIRE_EVERY_MS = 60_000;
+/** While writes are failing, how often the node tries again what is pending. */
+const RETRY_EVERY_MS = 2_000;
+/** Reports read from the store per page when resending to a friend. */
+const RESEND_PAGE = 500;
 /** How far before a detected disconnect a resend reaches back: the drop is noticed late. */
 const RESEND_SLACK_MS = 10_000;
 /**
@@ -68,8 +108,6 @@ const RESEND_SLACK_MS = 10_000;
  * paths keep arriving, the improvements of one report leave together as the best one.
  */
 const IMPROVEMENT_HOLD_MS = 3;
-/** Below this many appended records the journal is never rewritten while running. */
-const JOURNAL_COMPACT_MIN = 10_000;
 
 /**
  * A running f2bp2p node: verifies what friends send, keeps the ledger, writes the bans log and passes
@@ -79,20 +117,41 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly config: NodeConfig;
   readonly identity: Identity;
   readonly id: string;
-  readonly stats: NodeStats = { messages: 0, accepted: 0, noGain: 0, bans: 0, localReports: 0, rejected: {} };
+  readonly stats: NodeStats = {
+    messages: 0,
+    accepted: 0,
+    noGain: 0,
+    bans: 0,
+    localReports: 0,
+    rejected: {},
+    storeErrors: 0,
+    bansLogErrors: 0,
+    setAside: 0,
+  };
   readonly #c: NodeComponents;
   readonly #friends: Friend[];
   readonly #friendsByKey = new Map<string, Friend>();
-  readonly #ledger: Ledger;
+  #ledger: Ledger | undefined;
+  #store: StateStore | undefined;
+  /** The state this node opened itself (no store given): closed at stop. */
+  #ownState: NodeState | undefined;
   readonly #bansLog: BansLog;
-  readonly #journal: Journal;
   readonly #neverBan: NeverBan;
   readonly #listener: Listener;
   readonly #authLog: AuthLog;
   readonly #rateLimit: FriendRateLimit;
-  /** Our own live reports by IP, so fail2ban calling twice does not start a second wave. */
-  readonly #ownReports = new Map<string, SignedReport>();
+  /**
+   * Messages applied in the store transaction that is still open: one commit for every message that
+   * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
+   * does not pay one commit each. Their forwarding and ban lines follow the commit.
+   */
+  #group: { frames: Buffer[][]; accepted: Accepted[] } | undefined;
+  /** Messages whose store write failed, retried until the disk is back. */
+  readonly #pendingMessages = new PendingMessages();
+  /** Causes of failing writes already logged at error level, by target: one line per cause. */
+  readonly #failing = new Map<"store" | "bans log", string>();
   #expireTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #sweeping = false;
 
@@ -109,14 +168,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#c = components;
     this.#friends = friends.map((f) => this.#makeFriend(f));
     for (const f of this.#friends) this.#friendsByKey.set(f.key, f);
-    this.#ledger = new Ledger({
-      lifetimeMs: config.reportLifetimeSeconds * 1000,
-      threshold: config.threshold,
-      trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
-      maxReportsPerFriend: config.maxReportsPerFriend,
-    });
+    this.#store = components.store;
     this.#bansLog = new BansLog(config.bansLog);
-    this.#journal = new Journal(config.stateDir);
     this.#neverBan = new NeverBan(config.ignore);
     this.#rateLimit = new FriendRateLimit(
       { reportsPerSecond: config.friendReportsPerSecond, burst: config.friendBurst },
@@ -165,15 +218,53 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     return this.#listener.endpoint;
   }
 
+  /** The rules over the store; available once start() has opened the state. */
   get ledger(): Ledger {
+    if (this.#ledger === undefined) throw new Error("node not started");
     return this.#ledger;
+  }
+
+  get #lifetimeMs(): number {
+    return this.config.reportLifetimeSeconds * 1000;
+  }
+
+  /** Messages waiting for the store to accept writes again. */
+  get pendingMessages(): number {
+    return this.#pendingMessages.count;
   }
 
   async start(): Promise<void> {
     if (!zmq.capability.curve)
       throw new Error("this ZeroMQ build has no CURVE support; refusing to run unencrypted");
-    this.#bansLog.open();
-    this.#restore();
+    if (this.#store === undefined) {
+      this.#ownState = openNodeState(this.config.stateDir);
+      this.#store = this.#ownState.store;
+    }
+    const store = this.#store;
+    this.#ledger = new Ledger(store, {
+      lifetimeMs: this.#lifetimeMs,
+      threshold: this.config.threshold,
+      trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
+      maxReportsPerFriend: this.config.maxReportsPerFriend,
+    });
+    try {
+      this.#bansLog.open();
+    } catch (err: unknown) {
+      // A bans log that cannot be opened must not keep the node from relaying: bans wait in the store.
+      this.#writeFailed("bans log", err);
+    }
+    importJournal({
+      stateDir: this.config.stateDir,
+      ledger: this.#ledger,
+      store,
+      self: this.identity.signingPublicKey,
+      friendKeys: new Set(this.#friendsByKey.keys()),
+      now: this.#c.now(),
+      lifetimeMs: this.#lifetimeMs,
+      log: this.#c.log,
+    });
+    reconcilePendingBans(store, this.config.bansLog, this.#c.log);
+    this.#writePendingBans();
     await this.#protectFriendAddresses();
     await this.#authLog.start(
       this.#friends.map((f) => ({ name: f.config.name, host: parseEndpointHost(f.config.endpoint) })),
@@ -204,22 +295,41 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#expireTimer);
+    clearTimeout(this.#retryTimer);
+    this.#commitGroup(true);
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
     this.#authLog.close();
-    this.#journal.close();
+    this.#ownState?.close();
     this.#c.log.info("node stopped", { id: this.id });
   }
 
-  /** logrotate moved the bans log away: start a new file at the configured path. */
-  reopenBansLog(): void {
-    this.#bansLog.reopen();
+  /**
+   * logrotate moved the bans log away: start a new file at the configured path. When the new file
+   * cannot be opened (a directory in the way, a file the node may not write), the old one stays in use
+   * and the reason is logged; returns false then.
+   */
+  reopenBansLog(): boolean {
     this.#authLog.reopen();
+    try {
+      this.#bansLog.reopen();
+    } catch (err: unknown) {
+      this.#c.log.error("cannot reopen the bans log; still writing to the old file", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return false;
+    }
     this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
+    this.#writePendingBans();
+    return true;
   }
 
-  /** A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. */
+  /**
+   * A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. The
+   * report is committed to the store (synced to disk) before this returns; its ban line, when the
+   * score reaches the threshold, is written before too, or `banPending` says why it could not be.
+   */
   reportLocal(ipText: string, jail: string): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
@@ -228,28 +338,51 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
       return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
     }
+    const ledger = this.ledger;
     const now = this.#c.now();
-    const previous = this.#ownReports.get(ip.text);
-    if (previous !== undefined && now - previous.report.time < this.config.reportLifetimeSeconds * 1000) {
-      return {
-        status: "duplicate",
-        score: this.#ledger.score(ip.text),
-        banned: this.#ledger.isBanned(ip.text),
-      };
+    const selfHex = this.identity.signingPublicKey.toString("hex");
+    if (ledger.ownContribution(ip.text, selfHex, now) !== undefined) {
+      return { status: "duplicate", ...this.#banState(ip.text) };
     }
     const signed = signReport(
       { ip: ip.text, time: now, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
-    this.#ownReports.set(ip.text, signed);
+    let accepted: Accepted[];
+    try {
+      this.#openGroup();
+      accepted = this.#store!.transaction(() => {
+        const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
+        return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
+      });
+    } catch (err: unknown) {
+      if (!(err instanceof StoreWriteError)) throw err;
+      this.#writeFailed("store", err);
+      this.#abandonGroup();
+      return { status: "store-failed", message: err.message };
+    }
+    this.#group!.accepted.push(...accepted);
+    // fail2ban waits for this answer: commit now, synced to disk, with whatever joined the group.
+    const failure = this.#commitGroup(true);
+    if (failure !== undefined) return { status: "store-failed", message: failure.message };
     this.stats.localReports++;
-    const outcome = this.#ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
-    if (outcome.kind !== "over-quota") this.#afterAccept(outcome, signed, undefined);
-    this.#journal.flush();
-    return { status: "accepted", score: this.#ledger.score(ip.text), banned: this.#ledger.isBanned(ip.text) };
+    return { status: "accepted", ...this.#banState(ip.text) };
   }
 
-  /** One message from the listener. Everything in it is hostile until checked; nothing here throws. */
+  /** Score, and whether the ban line is written or why it is still pending. */
+  #banState(ip: string): { score: number; banned: boolean; banPending?: string } {
+    const ban = this.ledger.ban(ip);
+    const score = this.ledger.score(ip);
+    if (ban === undefined || ban.withheld) return { score, banned: false };
+    if (ban.writtenAt !== null) return { score, banned: true };
+    const cause = this.#failing.get("bans log") ?? "not written yet";
+    return { score, banned: false, banPending: `bans log ${this.#bansLog.file}: ${cause}` };
+  }
+
+  /**
+   * One message from the listener. Everything in it is hostile until checked, and nothing here throws:
+   * a store that cannot write keeps the message in memory (bounded) and retries it.
+   */
   handleMessage(frames: Buffer[]): void {
     this.stats.messages++;
     const claim = claimOf(frames);
@@ -265,17 +398,84 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#rejected(opened.code, undefined);
       return;
     }
-    const { envelope, hop, reports } = opened.value;
+    this.#rateLimit.charge(opened.value.hop.key, claim.cost, this.#c.now());
+    let accepted: Accepted[];
+    try {
+      this.#openGroup();
+      accepted = this.#store!.transaction(() => this.#ingest(opened.value));
+    } catch (err: unknown) {
+      this.#ingestFailed(frames, err);
+      return;
+    }
+    this.#group!.frames.push(frames);
+    this.#group!.accepted.push(...accepted);
+  }
+
+  /** Opens the group transaction if none is open; it is committed at the end of this event-loop turn. */
+  #openGroup(): void {
+    if (this.#group !== undefined) return;
+    this.#store!.begin();
+    this.#group = { frames: [], accepted: [] };
+    setImmediate(() => this.#commitGroup(false));
+  }
+
+  /**
+   * Commits the open group, then forwards and writes the bans of everything in it. When the commit
+   * fails, nothing of the group was kept: its messages wait in memory and are retried.
+   */
+  #commitGroup(durable: boolean): StoreWriteError | undefined {
+    const group = this.#group;
+    if (group === undefined) return undefined;
+    this.#group = undefined;
+    try {
+      this.#store!.commit({ durable });
+    } catch (err: unknown) {
+      const failure =
+        err instanceof StoreWriteError ? err : new StoreWriteError(this.#storeFile, String(err));
+      this.#rollBack(group);
+      this.#ingestFailed(undefined, failure);
+      return failure;
+    }
+    this.#writeRecovered("store");
+    this.#afterCommit(group.accepted);
+    return undefined;
+  }
+
+  /** A write inside the group failed so that SQLite undid the whole transaction: retry its messages. */
+  #abandonGroup(): void {
+    const group = this.#group;
+    if (group === undefined || this.#store!.inTransaction) return;
+    this.#group = undefined;
+    this.#rollBack(group);
+  }
+
+  #rollBack(group: { frames: Buffer[][] }): void {
+    try {
+      this.#store!.rollback();
+    } catch {
+      // Nothing more to undo: the transaction is gone either way.
+    }
+    this.ledger.resync();
+    for (const frames of group.frames) this.#keepForRetry(frames);
+  }
+
+  get #storeFile(): string {
+    return (this.#store as { file?: string }).file ?? this.config.stateDir;
+  }
+
+  /** Checks and records every entry of an opened envelope; returns what to do once it is committed. */
+  #ingest({ envelope, hop, reports }: OpenedMessage): Accepted[] {
+    const ledger = this.ledger;
     const now = this.#c.now();
-    this.#rateLimit.charge(hop.key, claim.cost, now);
     const ctx = {
       self: this.identity.signingPublicKey,
       hop: hop.signingKey,
       now,
-      lifetimeMs: this.config.reportLifetimeSeconds * 1000,
+      lifetimeMs: this.#lifetimeMs,
       maxHops: this.config.maxHops,
-      known: (id: Buffer) => this.#ledger.known(id)?.signed,
+      known: (id: Buffer) => ledger.known(id, now)?.signed,
     };
+    const accepted: Accepted[] = [];
     envelope.entries.forEach((entry, i) => {
       const checked = checkEntry(entry, reports[i]!, ctx);
       if (!checked.ok) {
@@ -283,7 +483,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
-      const outcome = this.#ledger.apply({
+      const outcome = ledger.apply({
         signed: checked.value,
         trust,
         via: hop.key,
@@ -292,42 +492,165 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         at: now,
       });
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
-      else this.#afterAccept(outcome, checked.value, hop);
+      else if (outcome.kind === "no-gain") this.stats.noGain++;
+      else accepted.push(this.#record(outcome, checked.value, hop, now));
     });
-    this.#journal.flush();
+    return accepted;
   }
 
-  #afterAccept(
-    outcome: Exclude<Outcome, { kind: "over-quota" }>,
+  #ingestFailed(frames: Buffer[] | undefined, err: unknown): void {
+    this.#abandonGroup();
+    this.ledger.resync();
+    if (err instanceof StoreWriteError) {
+      this.stats.storeErrors++;
+      this.#writeFailed("store", err);
+      if (frames !== undefined) this.#keepForRetry(frames);
+      this.#scheduleRetry();
+      return;
+    }
+    if (err instanceof StoreDamagedError) {
+      this.#c.log.error("state store damaged while running; message dropped", { error: err.message });
+      return;
+    }
+    this.#c.log.error("bug: message handler threw", {
+      error: err instanceof Error ? err.stack : String(err),
+    });
+  }
+
+  #keepForRetry(frames: Buffer[]): void {
+    if (this.#pendingMessages.add(frames)) return;
+    this.#c.log.warn("message dropped: too much is waiting for the store; friends resend it", {
+      waiting: this.#pendingMessages.count,
+    });
+  }
+
+  /**
+   * Inside the store transaction: decides the ban (pending until its line is written) and returns the
+   * rest of what an accepted copy causes, to be done after the commit.
+   */
+  #record(
+    outcome: Extract<Outcome, { kind: "accepted" }>,
     signed: SignedReport,
     from: Friend | undefined,
-  ): void {
-    if (outcome.kind === "no-gain") {
-      this.stats.noGain++;
-      return;
-    }
-    this.stats.accepted++;
-    const { known, copy, score } = outcome;
-    const { ip } = signed.report;
+    now: number,
+  ): Accepted {
+    const { known, score } = outcome;
+    const ip = signed.report.ip;
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
-    this.emit("report:accepted", { ip, origin, trust: known.trust, score, hops });
-    // The ban line goes first: after a crash between the two, a re-sent report writes it again,
-    // whereas a journaled report whose line was lost would never be banned.
-    if (outcome.banNow) this.#ban(ip, score, origin, hops);
-    this.#journal.append(copy);
-    this.#forward(signed, copy.trust, copy.path, from?.key, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
+    let ban: BanRecord | undefined;
+    if (outcome.banNow) {
+      const withheld = this.#neverBan.has(ip);
+      ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld };
+      this.ledger.store.decideBan(ban);
+      if (withheld)
+        this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
+    }
+    return { outcome, signed, from, ban };
   }
 
-  #ban(ip: string, score: number, origin: string, hops: number): void {
-    if (this.#neverBan.has(ip)) {
-      this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
+  /** After the commit: events, ban lines, forwarding. */
+  #afterCommit(accepted: readonly Accepted[]): void {
+    const bans: BanRecord[] = [];
+    for (const { outcome, signed, from, ban } of accepted) {
+      this.stats.accepted++;
+      const { known, copy, score } = outcome;
+      const origin = shortId(signed.report.origin);
+      this.emit("report:accepted", {
+        ip: signed.report.ip,
+        origin,
+        trust: known.trust,
+        score,
+        hops: known.path.length,
+      });
+      if (ban !== undefined && !ban.withheld) bans.push(ban);
+      this.#forward(signed, copy.trust, copy.path, from?.key, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
+    }
+    if (bans.length > 0) this.#writeBans(bans);
+  }
+
+  /**
+   * Writes ban lines (one write for all), then marks them written. A line is in the bans log before
+   * the store says so: after a crash in between, start-up finds the line and does not write it twice.
+   */
+  #writeBans(bans: readonly BanRecord[]): void {
+    const at = this.#c.now();
+    const text = bans.map((b) => formatBanLine({ at: new Date(at), ...b })).join("");
+    try {
+      if (this.#bansLog.write(text)) {
+        this.#c.log.warn("bans log was deleted or replaced; recreated", { file: this.#bansLog.file });
+      }
+    } catch (err: unknown) {
+      this.stats.bansLogErrors++;
+      this.#writeFailed("bans log", err);
+      this.#scheduleRetry();
       return;
     }
-    this.#bansLog.write({ at: new Date(this.#c.now()), ip, score, origin, hops });
-    this.stats.bans++;
-    this.#c.log.info("ban", { ip, score, origin, hops });
-    this.emit("ban", { ip, score, origin, hops });
+    this.#writeRecovered("bans log");
+    try {
+      this.#store!.transaction(() => {
+        for (const b of bans) this.#store!.markBanWritten(b.ip, at);
+      });
+    } catch (err: unknown) {
+      // The lines are written; start-up finds them in the bans log if the store never learns it.
+      this.#writeFailed("store", err);
+    }
+    for (const b of bans) {
+      this.stats.bans++;
+      this.#c.log.info("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
+      this.emit("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
+    }
+  }
+
+  /** Writes bans decided earlier whose line could not be written then (disk full, file missing). */
+  #writePendingBans(): void {
+    for (;;) {
+      let pending: BanRecord[];
+      try {
+        pending = this.ledger.store.pendingBans(1000);
+      } catch (err: unknown) {
+        this.#writeFailed("store", err);
+        return;
+      }
+      if (pending.length === 0) return;
+      const before = this.stats.bansLogErrors;
+      this.#writeBans(pending);
+      if (this.stats.bansLogErrors !== before || pending.length < 1000) return;
+    }
+  }
+
+  /** Tries again what failed to be written, every RETRY_EVERY_MS while anything is pending. */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#stopped) return;
+      for (const frames of this.#pendingMessages.takeAll()) this.handleMessage(frames);
+      this.#writePendingBans();
+      if (this.#pendingMessages.count > 0 || this.#failing.size > 0) this.#scheduleRetry();
+    }, RETRY_EVERY_MS);
+    this.#retryTimer.unref();
+  }
+
+  /** Logs a failing write at error level once per cause; the node keeps running. */
+  #writeFailed(target: "store" | "bans log", err: unknown): void {
+    const cause =
+      err instanceof StoreWriteError || err instanceof BansLogError
+        ? err.reason
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    if (this.#failing.get(target) === cause) return;
+    this.#failing.set(target, cause);
+    this.#c.log.error(`${target} write failed; retrying until it works`, {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    this.#scheduleRetry();
+  }
+
+  #writeRecovered(target: "store" | "bans log"): void {
+    if (!this.#failing.delete(target)) return;
+    this.#c.log.info(`${target} writes work again`);
   }
 
   /**
@@ -353,15 +676,46 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     return targets.length;
   }
 
-  /** Sends a friend that came back what it may have missed, by the usual forwarding rules. */
+  /**
+   * Sends a friend that came back what it may have missed, by the usual forwarding rules. Each stored
+   * report is checked again before it leaves; one that fails is set aside and counted, never sent.
+   */
   #resend(friend: Friend, since: number): void {
+    const store = this.#store;
+    if (store === undefined || this.#stopped) return;
+    const now = this.#c.now();
     let count = 0;
-    for (const known of this.#ledger.acceptedSince(since)) {
-      const fromKey = known.via === VIA_SELF ? undefined : known.via;
-      count += this.#forward(known.signed, known.trust, known.path, fromKey, 0, [friend]);
+    let after: { acceptedAt: number; id: Buffer } | undefined;
+    for (;;) {
+      const page = store.acceptedSince(since, RESEND_PAGE, after);
+      for (const known of page) {
+        const checked = checkStoredReport(known.signed, now, this.#lifetimeMs);
+        if (!checked.ok) {
+          if (checked.code !== "expired") this.#setAside(known.signed.id, checked.code, now);
+          continue;
+        }
+        const fromKey = known.via === VIA_SELF ? undefined : known.via;
+        count += this.#forward(checked.value, known.trust, known.path, fromKey, 0, [friend]);
+      }
+      if (page.length < RESEND_PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { acceptedAt: last.acceptedAt, id: last.signed.id };
     }
     if (count > 0) {
       this.#c.log.info("resent to reconnected friend", { friend: friend.config.name, reports: count });
+    }
+  }
+
+  #setAside(id: Buffer, reason: string, now: number): void {
+    this.stats.setAside++;
+    this.#c.log.error("stored report failed its re-check (damage on disk); set aside, not sent", {
+      id: id.toString("hex").slice(0, 12),
+      reason,
+    });
+    try {
+      this.#store!.setAside(id, reason, now);
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
     }
   }
 
@@ -372,56 +726,27 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.emit("report:rejected", { code, friend: friend?.config.name });
   }
 
-  /**
-   * Rebuilds the ledger from the journal of the last run. Bans it held were written then, so replaying
-   * marks them banned without writing them again; expired reports are dropped and the journal compacted.
-   */
-  #restore(): void {
-    const now = this.#c.now();
-    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
-    let restored = 0;
-    for (const arrival of this.#journal.read()) {
-      if (now - arrival.signed.report.time >= lifetimeMs) continue;
-      this.#ledger.apply(arrival); // refused only if max_reports_per_friend was lowered since
-      if (arrival.via === VIA_SELF) this.#ownReports.set(arrival.signed.report.ip, arrival.signed);
-      restored++;
-    }
-    this.#journal.open(this.#ledger.live());
-    if (restored > 0) {
-      this.#c.log.info("state restored", { reports: this.#ledger.reportCount, ips: this.#ledger.ipCount });
-    }
-  }
-
-  /** The once-a-minute sweep, run in steps between messages; compaction waits for its end. */
+  /** The once-a-minute sweep, run in steps between messages. */
   #expire(): void {
-    if (this.#sweeping) return;
+    if (this.#sweeping || this.#ledger === undefined) return;
     this.#sweeping = true;
     const now = this.#c.now();
-    const sweep = this.#ledger.expireInSteps(now);
     const step = (): void => {
       if (this.#stopped) return;
-      if (!sweep.next().done) {
+      let done: boolean;
+      try {
+        done = this.ledger.expireStep(now).done;
+      } catch (err: unknown) {
+        this.#writeFailed("store", err);
+        done = true;
+      }
+      if (!done) {
         setImmediate(step);
         return;
       }
       this.#sweeping = false;
-      this.#afterSweep(now);
     };
     step();
-  }
-
-  #afterSweep(now: number): void {
-    this.#compactJournalIfGrown();
-    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
-    for (const [ip, signed] of this.#ownReports)
-      if (now - signed.report.time >= lifetimeMs) this.#ownReports.delete(ip);
-  }
-
-  /** Rewrites the journal with the live reports once it holds more appended records than those. */
-  #compactJournalIfGrown(): void {
-    if (this.#journal.appendedSinceRewrite <= Math.max(JOURNAL_COMPACT_MIN, this.#ledger.reportCount)) return;
-    this.#journal.open(this.#ledger.live());
-    this.#c.log.info("journal compacted", { reports: this.#ledger.reportCount });
   }
 
   /** Friends' own addresses are never banned: losing the link to a friend is worse than any attacker. */

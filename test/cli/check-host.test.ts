@@ -58,15 +58,25 @@ describe("cli: check catches what run refuses", { timeout: 60_000 }, () => {
     assert.match(node.stderr(), /cannot listen on tcp:\/\/\[2001:db8::5\]/);
   });
 
-  it("a bans log in a folder the node cannot create: check refuses it", async () => {
+  it("a control socket in a folder the node cannot create: check and run refuse it; a bans log there is a warning", async () => {
     const { config } = await configListening((p) => `tcp://127.0.0.1:${p}`);
-    // The folder would be below a file: nobody can create it.
-    const text = fs.readFileSync(config, "utf8").replace(/bans_log: .*/, "bans_log: f2bp2p.yaml/bans.log");
+    // The folders would be below a file: nobody can create them.
+    const text = fs
+      .readFileSync(config, "utf8")
+      .replace(/bans_log: .*/, "bans_log: f2bp2p.yaml/bans.log")
+      .replace(/control_socket: .*/, "control_socket: f2bp2p.yaml/control.sock");
     fs.writeFileSync(config, text);
     const check = await f2bp2p(["-c", config, "check"]);
     assert.equal(check.code, 2);
-    assert.match(check.stderr, /bans_log: expected a folder the node can write to/);
+    assert.match(check.stderr, /control_socket: expected a folder the node can write to/);
     const node = spawnNode(config);
     assert.notEqual(await node.exited, 0);
+    fs.writeFileSync(config, text.replace(/control_socket: .*/, "control_socket: control.sock"));
+    const again = await f2bp2p(["-c", config, "check"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /warning: bans_log: a folder the node can write to \(or create\), got .* is not a folder/,
+    );
   });
 });

@@ -60,7 +60,10 @@ describe("per-friend rate limit in the node", async () => {
   const me = loadNode(meFile, { context, now: () => clock });
   const flood = loadNode(files.configs.get("flood")!, { context });
   const quiet = loadNode(files.configs.get("quiet")!, { context });
+  await me.start();
   after(() => Promise.all([me.stop(), flood.stop(), quiet.stop()]));
+  /** Accepted reports are committed at the end of the event-loop turn they arrived in. */
+  const committed = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
   function message(from: typeof flood, ips: string[]): Buffer[] {
     const signed = ips.map((ip) =>
@@ -80,20 +83,23 @@ describe("per-friend rate limit in the node", async () => {
     );
   }
 
-  it("drops a friend's messages beyond its burst unverified, counts them, and still takes another friend's", () => {
+  it("drops a friend's messages beyond its burst unverified, counts them, and still takes another friend's", async () => {
     const ips = (n: number, base: number): string[] =>
       Array.from({ length: n }, (_, i) => `198.51.${base + Math.floor(i / 250)}.${(i % 250) + 1}`);
     // 100 reports in 2 messages of 50: the burst. Then 10 more messages: all over the rate.
     for (let m = 0; m < 12; m++) me.handleMessage(message(flood, ips(50, m * 2)));
     const floodFriend = me.friends.find((f) => f.config.name === "flood")!;
+    await committed();
     assert.equal(floodFriend.rejected["rate-limited"], 10);
     assert.equal(me.stats.rejected["rate-limited"], 10);
     assert.equal(me.stats.accepted, 100);
     me.handleMessage(message(quiet, ["203.0.113.9"]));
+    await committed();
     assert.equal(me.ledger.score("203.0.113.9"), 80);
     // One second later the flooding friend has 10 tokens again: one message of 10 goes through.
     clock += 1000;
     me.handleMessage(message(flood, ips(10, 100)));
+    await committed();
     assert.equal(me.stats.accepted, 111);
     me.handleMessage(message(flood, ips(1, 110)));
     assert.equal(floodFriend.rejected["rate-limited"], 11);

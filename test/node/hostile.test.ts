@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import fs from "node:fs";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
@@ -7,7 +8,7 @@ import { loadNode, writeNetworkFiles } from "../../src/demo/local-network.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
 import { signReport } from "../../src/protocol/report.js";
 
-/** The whole receive pipeline of a real node (not started: no sockets) against hostile frames. */
+/** The whole receive pipeline of a real, started node (with its store) against hostile frames. */
 describe("a node under hostile input", async () => {
   const files = await writeNetworkFiles({
     nodes: [{ name: "me" }, { name: "friend" }],
@@ -18,7 +19,8 @@ describe("a node under hostile input", async () => {
   const me = loadNode(files.configs.get("me")!, { context });
   const friendNode = loadNode(files.configs.get("friend")!, { context });
   const friend = friendNode.identity;
-  // Never started, but their sockets exist: close them so the process can exit.
+  await me.start();
+  // The friend is never started, but its sockets exist: close them so the process can exit.
   after(() => Promise.all([me.stop(), friendNode.stop()]));
 
   function valid(ip: string, trust = 100): Buffer[] {
@@ -51,7 +53,7 @@ describe("a node under hostile input", async () => {
     assert.equal(refused, me.stats.messages);
   });
 
-  it("never accepts a corrupted copy of a valid message, and still takes the valid one", () => {
+  it("never accepts a corrupted copy of a valid message, and still takes the valid one", async () => {
     const frames = valid("198.51.100.200");
     fc.assert(
       fc.property(
@@ -67,8 +69,11 @@ describe("a node under hostile input", async () => {
       ),
       { numRuns: 1000 },
     );
+    const banned = once(me, "ban");
     me.handleMessage(frames);
     assert.equal(me.ledger.score("198.51.100.200"), 80);
+    const [ban] = await banned;
+    assert.equal(ban.ip, "198.51.100.200");
     assert.equal(me.stats.bans, 1);
   });
 });

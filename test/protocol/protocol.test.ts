@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { checkEntry, type EntryContext } from "../../src/node/check-entry.js";
+import { checkEntry, type EntryContext } from "../../src/protocol/check-entry.js";
 import { MAX_ENTRIES, MAX_FRAME_BYTES, REPORT_SIGNING_TAG } from "../../src/protocol/constants.js";
 import { type Entry, openMessage, sealEnvelope } from "../../src/protocol/envelope.js";
 import type { RejectCode } from "../../src/protocol/rejections.js";

@@ -1,21 +1,61 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
 import { signReport } from "../../src/protocol/report.js";
-import { Ledger } from "../../src/state/ledger.js";
+import { type Arrival, Ledger } from "../../src/state/ledger.js";
+import { SqliteStore } from "../../src/state/sqlite-store.js";
 import { VIA_SELF } from "../../src/trust/rules.js";
 import { testKey } from "../helpers/keys.js";
 
 const T0 = 1_767_225_600_000;
 const DAY = 86_400_000;
-const friendTrust: Record<string, number> = { f80: 80, f60: 60, f100: 100 };
+/** Friends by signing key (hex), named after the trust this node gives them. */
+const F80 = "80".repeat(32);
+const F60 = "60".repeat(32);
+const F100 = "a0".repeat(32);
+const friendTrust: Record<string, number> = { [F80]: 80, [F60]: 60, [F100]: 100 };
 
-function ledger(threshold = 80, maxReportsPerFriend = 1000): Ledger {
-  return new Ledger({
+const stores: SqliteStore[] = [];
+after(() => {
+  for (const s of stores) s.close();
+});
+
+/** A Ledger over a fresh store in a temp dir, deciding bans the way the node does. */
+function ledger(threshold = 80, maxReportsPerFriend = 1000) {
+  const store = new SqliteStore(fs.mkdtempSync(path.join(os.tmpdir(), "f2bp2p-ledger-")));
+  stores.push(store);
+  const l = new Ledger(store, {
     lifetimeMs: DAY,
     threshold,
-    trustOfVia: (via) => friendTrust[via] ?? 0,
+    trustOfVia: (via: string) => friendTrust[via] ?? 0,
     maxReportsPerFriend,
   });
+  return {
+    apply(arrival: Omit<Arrival, "at"> & { at?: number }) {
+      const at = arrival.at ?? arrival.signed.report.time;
+      const outcome = store.transaction(() => l.apply({ ...arrival, at }));
+      if (outcome.kind === "accepted" && outcome.banNow) {
+        const { ip } = arrival.signed.report;
+        const ban = { ip, score: outcome.score, origin: "o", hops: 0, decidedAt: at, withheld: false };
+        store.decideBan({ ...ban, writtenAt: at });
+      }
+      return outcome;
+    },
+    score: (ip: string) => l.score(ip),
+    isBanned: (ip: string) => l.isBanned(ip),
+    known: (id: Buffer) => l.known(id, T0),
+    contributions: (ip: string) => l.contributions(ip),
+    broughtBy: (via: string) => l.broughtBy(via),
+    /** Expiry steps of `step` until done; returns how many steps it took. */
+    expire(now: number, step = 5000): number {
+      let steps = 1;
+      while (!l.expireStep(now, step).done) steps++;
+      return steps;
+    },
+    counts: () => store.counts(),
+  };
 }
 
 function report(originSeed: number, ip = "203.0.113.7", time = T0) {
@@ -26,21 +66,21 @@ function report(originSeed: number, ip = "203.0.113.7", time = T0) {
 describe("Ledger", () => {
   it("bans exactly once, when the score first reaches the threshold", () => {
     const l = ledger(80);
-    const first = l.apply({ signed: report(1), trust: 64, via: "f80", path: [] });
+    const first = l.apply({ signed: report(1), trust: 64, via: F80, path: [] });
     assert.ok(first.kind === "accepted" && !first.banNow && first.score === 64);
-    const second = l.apply({ signed: report(2), trust: 40, via: "f100", path: [] });
+    const second = l.apply({ signed: report(2), trust: 40, via: F100, path: [] });
     assert.ok(second.kind === "accepted" && second.banNow && second.score === 100);
-    const third = l.apply({ signed: report(5), trust: 50, via: "f60", path: [] });
+    const third = l.apply({ signed: report(5), trust: 50, via: F60, path: [] });
     assert.ok(third.kind === "accepted" && !third.banNow);
   });
 
   it("drops a copy with equal or lower trust and takes a better path", () => {
     const l = ledger();
     const signed = report(1);
-    l.apply({ signed, trust: 51, via: "f80", path: [] });
-    assert.equal(l.apply({ signed, trust: 51, via: "f100", path: [] }).kind, "no-gain");
-    assert.equal(l.apply({ signed, trust: 40, via: "f100", path: [] }).kind, "no-gain");
-    const better = l.apply({ signed, trust: 64, via: "f100", path: [] });
+    l.apply({ signed, trust: 51, via: F80, path: [] });
+    assert.equal(l.apply({ signed, trust: 51, via: F100, path: [] }).kind, "no-gain");
+    assert.equal(l.apply({ signed, trust: 40, via: F100, path: [] }).kind, "no-gain");
+    const better = l.apply({ signed, trust: 64, via: F100, path: [] });
     assert.ok(better.kind === "accepted" && better.score === 64);
     assert.equal(l.score("203.0.113.7"), 64);
   });
@@ -49,27 +89,27 @@ describe("Ledger", () => {
     const l = ledger();
     const signed = report(1);
     const long = [testKey(1).publicKey, testKey(7).publicKey, testKey(8).publicKey];
-    l.apply({ signed, trust: 76, via: "f100", path: long });
-    const shorter = l.apply({ signed, trust: 71, via: "f80", path: long.slice(0, 2) });
+    l.apply({ signed, trust: 76, via: F100, path: long });
+    const shorter = l.apply({ signed, trust: 71, via: F80, path: long.slice(0, 2) });
     assert.ok(shorter.kind === "accepted" && !shorter.banNow);
     assert.equal(shorter.copy.trust, 71);
     assert.equal(shorter.copy.path.length, 2);
     assert.equal(l.score("203.0.113.7"), 76);
     assert.equal(l.known(signed.id)!.trust, 76);
-    assert.equal(l.apply({ signed, trust: 70, via: "f80", path: long.slice(0, 2) }).kind, "no-gain");
-    assert.equal(l.apply({ signed, trust: 76, via: "f80", path: long }).kind, "no-gain");
+    assert.equal(l.apply({ signed, trust: 70, via: F80, path: long.slice(0, 2) }).kind, "no-gain");
+    assert.equal(l.apply({ signed, trust: 76, via: F80, path: long }).kind, "no-gain");
   });
 
   it("counts one origin once per IP, however many reports it sends", () => {
     const l = ledger();
-    l.apply({ signed: report(1, "203.0.113.7", T0), trust: 50, via: "f100", path: [] });
-    l.apply({ signed: report(1, "203.0.113.7", T0 + 1000), trust: 50, via: "f100", path: [] });
+    l.apply({ signed: report(1, "203.0.113.7", T0), trust: 50, via: F100, path: [] });
+    l.apply({ signed: report(1, "203.0.113.7", T0 + 1000), trust: 50, via: F100, path: [] });
     assert.equal(l.score("203.0.113.7"), 50);
   });
 
   it("keeps one friend's origins under that friend's trust", () => {
     const l = ledger(80);
-    for (let seed = 10; seed < 30; seed++) l.apply({ signed: report(seed), trust: 60, via: "f60", path: [] });
+    for (let seed = 10; seed < 30; seed++) l.apply({ signed: report(seed), trust: 60, via: F60, path: [] });
     assert.equal(l.score("203.0.113.7"), 60);
     assert.equal(l.isBanned("203.0.113.7"), false);
   });
@@ -82,14 +122,14 @@ describe("Ledger", () => {
 
   it("forgets everything after the report lifetime, and the IP may be banned again", () => {
     const l = ledger(80);
-    l.apply({ signed: report(1), trust: 80, via: "f80", path: [] });
+    l.apply({ signed: report(1), trust: 80, via: F80, path: [] });
     assert.equal(l.isBanned("203.0.113.7"), true);
     l.expire(T0 + DAY - 1);
-    assert.equal(l.reportCount, 1);
+    assert.equal(l.counts().reports, 1);
     l.expire(T0 + DAY);
-    assert.equal(l.reportCount, 0);
-    assert.equal(l.ipCount, 0);
-    const again = l.apply({ signed: report(1, "203.0.113.7", T0 + DAY), trust: 80, via: "f80", path: [] });
+    assert.equal(l.counts().reports, 0);
+    assert.equal(l.counts().ips, 0);
+    const again = l.apply({ signed: report(1, "203.0.113.7", T0 + DAY), trust: 80, via: F80, path: [] });
     assert.ok(again.kind === "accepted" && again.banNow);
   });
 
@@ -99,33 +139,32 @@ describe("Ledger", () => {
       l.apply({
         signed: report(100 + i, `198.51.100.${i}`, T0 + (i % 2) * DAY),
         trust: 60,
-        via: "f60",
+        via: F60,
         path: [],
       });
     }
-    let steps = 0;
-    for (const _ of l.expireInSteps(T0 + DAY, 10)) steps++;
-    assert.equal(steps, 10); // 50 reports and 50 IPs looked at, a pause after every 10
-    assert.equal(l.reportCount, 25);
-    assert.equal(l.ipCount, 25);
-    assert.equal(l.broughtBy("f60"), 25);
+    const steps = l.expire(T0 + DAY, 10);
+    assert.equal(steps, 3); // 25 expired reports and contributions, at most 10 a step
+    assert.equal(l.counts().reports, 25);
+    assert.equal(l.counts().ips, 25);
+    assert.equal(l.broughtBy(F60), 25);
   });
 
   it("refuses new reports from a friend over its quota, until its older ones expire", () => {
     const l = ledger(80, 3);
     for (let seed = 10; seed < 13; seed++) {
       assert.equal(
-        l.apply({ signed: report(seed, `192.0.2.${seed}`), trust: 60, via: "f60", path: [] }).kind,
+        l.apply({ signed: report(seed, `192.0.2.${seed}`), trust: 60, via: F60, path: [] }).kind,
         "accepted",
       );
     }
     assert.equal(
-      l.apply({ signed: report(20, "192.0.2.20"), trust: 60, via: "f60", path: [] }).kind,
+      l.apply({ signed: report(20, "192.0.2.20"), trust: 60, via: F60, path: [] }).kind,
       "over-quota",
     );
     // Other friends and our own reports are not affected; a better copy of a held report still counts.
     assert.equal(
-      l.apply({ signed: report(20, "192.0.2.20"), trust: 80, via: "f80", path: [] }).kind,
+      l.apply({ signed: report(20, "192.0.2.20"), trust: 80, via: F80, path: [] }).kind,
       "accepted",
     );
     assert.equal(
@@ -133,14 +172,14 @@ describe("Ledger", () => {
       "accepted",
     );
     assert.equal(
-      l.apply({ signed: report(10, "192.0.2.10"), trust: 80, via: "f80", path: [] }).kind,
+      l.apply({ signed: report(10, "192.0.2.10"), trust: 80, via: F80, path: [] }).kind,
       "accepted",
     );
-    assert.equal(l.broughtBy("f60"), 3);
+    assert.equal(l.broughtBy(F60), 3);
     l.expire(T0 + DAY);
-    assert.equal(l.broughtBy("f60"), 0);
+    assert.equal(l.broughtBy(F60), 0);
     assert.equal(
-      l.apply({ signed: report(22, "192.0.2.22", T0 + DAY), trust: 60, via: "f60", path: [] }).kind,
+      l.apply({ signed: report(22, "192.0.2.22", T0 + DAY), trust: 60, via: F60, path: [] }).kind,
       "accepted",
     );
   });
@@ -151,12 +190,15 @@ describe("Ledger", () => {
     l.apply({
       signed: report(1),
       trust: 51,
-      via: "f80",
+      via: F80,
       path: [a.publicKey, testKey(7).publicKey, testKey(8).publicKey],
     });
-    l.apply({ signed: report(2), trust: 64, via: "f80", path: [testKey(2).publicKey, testKey(7).publicKey] });
+    l.apply({ signed: report(2), trust: 64, via: F80, path: [testKey(2).publicKey, testKey(7).publicKey] });
     const [first, second] = l.contributions("203.0.113.7");
-    assert.deepEqual(first, { origin: testKey(2).publicKey.toString("hex"), trust: 64, via: "f80", hops: 2 });
+    assert.deepEqual(
+      { ...first, expiresAt: 0 },
+      { origin: testKey(2).publicKey.toString("hex"), trust: 64, via: F80, hops: 2, expiresAt: 0 },
+    );
     assert.equal(second!.hops, 3);
   });
 });

@@ -1,8 +1,8 @@
-import { MAX_CLOCK_SKEW_MS, REPORT_SIGNING_TAG } from "../protocol/constants.js";
-import type { CarriedReport, Entry } from "../protocol/envelope.js";
-import { ok, type Result, reject } from "../protocol/rejections.js";
-import { decodeReport, type SignedReport } from "../protocol/report.js";
-import { sha256, verifyTagged } from "../protocol/signing.js";
+import { MAX_CLOCK_SKEW_MS, REPORT_SIGNING_TAG } from "./constants.js";
+import type { CarriedReport, Entry } from "./envelope.js";
+import { ok, type Result, reject } from "./rejections.js";
+import { decodeReport, type SignedReport } from "./report.js";
+import { sha256, verifyTagged } from "./signing.js";
 
 export interface EntryContext {
   readonly self: Buffer;
@@ -58,4 +58,27 @@ function checkPath(
     seen.add(hex);
   }
   return undefined;
+}
+
+/**
+ * Checks a report read back from this node's own store or an old journal before it is used or leaves
+ * the node (to a friend, in a resend, in an import): disk damage must never travel. The same checks as
+ * on arrival (docs/protocol.md §10): bytes decode with a canonical IP, hash to the id, carry the
+ * origin's valid signature, and the time is neither expired nor in the future.
+ */
+export function checkStoredReport(
+  signed: SignedReport,
+  now: number,
+  lifetimeMs: number,
+): Result<SignedReport> {
+  const decoded = decodeReport(signed.bytes);
+  if (!decoded.ok) return decoded;
+  if (!sha256(signed.bytes).equals(signed.id)) return reject("id-mismatch");
+  const report = decoded.value;
+  if (now - report.time >= lifetimeMs) return reject("expired");
+  if (report.time - now > MAX_CLOCK_SKEW_MS) return reject("from-future");
+  if (!verifyTagged(REPORT_SIGNING_TAG, signed.bytes, signed.signature, report.origin)) {
+    return reject("bad-origin-signature");
+  }
+  return ok({ ...signed, report });
 }

@@ -1,0 +1,62 @@
+/**
+ * The state store's schema, as migrations: migration N brings a database from version N-1 to N
+ * (PRAGMA user_version). A database newer than this code is refused, never downgraded.
+ * docs/configuration.md ("What survives a crash") describes the tables for the sysadmin with `sqlite3`.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: reports (the seen cache, with the best copy of each), contributions (the score table),
+  // bans (the decision and whether its line is written), set_aside (reports that failed a re-check).
+  `
+  -- The report's IP, origin and time are inside bytes; the copy's friend is the last key of path.
+  CREATE TABLE reports (
+    id          BLOB PRIMARY KEY,   -- message id: SHA-256 of bytes (docs/protocol.md)
+    bytes       BLOB NOT NULL,      -- the report exactly as the origin signed it
+    signature   BLOB NOT NULL,
+    trust       INTEGER NOT NULL,   -- best copy: trust here
+    path        BLOB NOT NULL,      -- best copy: path keys, 32 bytes each, origin first; empty: our own
+    shorter     TEXT,               -- weaker copies with shorter paths, JSON [[trust,hops],...]
+    brought_by  BLOB,               -- friend whose copy came first (quota); NULL: our own
+    accepted_at INTEGER NOT NULL,   -- when a copy was last accepted here, local ms
+    expires_at  INTEGER NOT NULL    -- origin's time + report lifetime
+  ) WITHOUT ROWID;
+  CREATE INDEX reports_by_expiry ON reports (expires_at);
+  CREATE INDEX reports_by_acceptance ON reports (accepted_at, id);
+
+  -- Live reports each friend brought (the per-friend quota), kept with every insert and expiry.
+  CREATE TABLE friend_counts (friend BLOB PRIMARY KEY, reports INTEGER NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE contributions (
+    ip         TEXT NOT NULL,
+    origin     BLOB NOT NULL,
+    trust      INTEGER NOT NULL,
+    via        BLOB,
+    hops       INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (ip, origin)
+  ) WITHOUT ROWID;
+  CREATE INDEX contributions_by_expiry ON contributions (expires_at);
+
+  CREATE TABLE bans (
+    ip         TEXT PRIMARY KEY,
+    score      INTEGER NOT NULL,
+    origin     TEXT NOT NULL,       -- short id of the origin that completed the score
+    hops       INTEGER NOT NULL,
+    decided_at INTEGER NOT NULL,
+    written_at INTEGER,             -- NULL: line not yet in the bans log
+    withheld   INTEGER NOT NULL DEFAULT 0  -- 1: on the never-ban list, never written
+  ) WITHOUT ROWID;
+  CREATE INDEX bans_pending ON bans (decided_at) WHERE written_at IS NULL AND withheld = 0;
+
+  CREATE TABLE set_aside (
+    id     BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    bytes  BLOB,
+    signature BLOB
+  );
+
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,161 @@
+import type { SignedReport } from "../protocol/report.js";
+import type { CopyMark } from "../trust/rules.js";
+
+/**
+ * What the node keeps across restarts, behind one interface so the node is given a store (as it is
+ * given its clock, logger and ZeroMQ context) instead of building one. The SQLite implementation is
+ * `SqliteStore`; the rules that decide what to write live in `ledger.ts`, the trust rules in
+ * `trust/rules.ts`. Every method is synchronous and may throw a `StoreWriteError` (disk full, I/O
+ * error, read-only file); reads of a damaged file throw `StoreDamagedError`.
+ */
+export interface StateStore {
+  /**
+   * Runs `work` as one transaction: all of its writes are committed together or none is. Inside an
+   * open transaction it is a savepoint: undone alone when it throws. `durable`: synced to disk before
+   * it returns (survives a power loss), not only written (survives the process being killed).
+   */
+  transaction<T>(work: () => T, options?: { readonly durable?: boolean }): T;
+  /** Group commit: begin() opens a transaction that several transaction() calls join. */
+  begin(): void;
+  commit(options?: { readonly durable?: boolean }): void;
+  rollback(): void;
+  readonly inTransaction: boolean;
+
+  /** A report by message id (the seen cache), or undefined when it was never accepted or has expired. */
+  report(id: Buffer): StoredReport | undefined;
+  insertReport(report: StoredReport): void;
+  /** Replaces the best copy of a report held (trust, path, via, weaker shorter copies, when accepted). */
+  updateBestCopy(id: Buffer, copy: BestCopy): void;
+
+  /** Every origin's contribution to an IP. */
+  contributions(ip: string): StoredContribution[];
+  /** One origin counts once per IP: with its highest trust, for as long as its newest report lives. */
+  contribute(ip: string, contribution: StoredContribution): void;
+
+  /** The ban decision for an IP, if its score ever reached the threshold while it had live reports. */
+  ban(ip: string): BanRecord | undefined;
+  /** Records that an IP reached the threshold; `written` stays null until its line is in the bans log. */
+  decideBan(record: BanRecord): void;
+  markBanWritten(ip: string, at: number): void;
+  /** Bans decided but not yet written to the bans log, oldest first, at most `limit`. */
+  pendingBans(limit: number): BanRecord[];
+
+  /** Live reports each friend brought in (signing key hex → count): the per-friend quota's start. */
+  broughtCounts(): Map<string, number>;
+  /** Reports accepted at or after `since` (local ms), in acceptance order, after `after` (paging). */
+  acceptedSince(since: number, limit: number, after?: PageMark): StoredReport[];
+  /**
+   * Deletes up to `limit` reports whose lifetime is over, with their contributions, and ban records of
+   * IPs left with no contribution. Returns what went, so quotas can follow; `done` when none is left.
+   */
+  expire(now: number, limit: number): ExpiredBatch;
+  /** Moves a stored report that failed its re-check out of the live tables, with the reason. */
+  setAside(id: Buffer, reason: string, now: number): void;
+
+  counts(): StoreCounts;
+  close(): void;
+}
+
+/** The best copy of a report held here: what the node forwards and resends. */
+export interface BestCopy {
+  readonly trust: number;
+  /** Friend signing key hex, or VIA_SELF for our own report. */
+  readonly via: string;
+  /** Path as it reached us on this copy (origin first, sending friend last); empty for our own. */
+  readonly path: readonly Buffer[];
+  /** Weaker copies with shorter paths, kept to judge later copies (rules.isImprovement). */
+  readonly shorter: readonly CopyMark[];
+  /** When this node last accepted a copy of it (its clock, ms). */
+  readonly acceptedAt: number;
+}
+
+export interface StoredReport extends BestCopy {
+  readonly signed: SignedReport;
+  /** The neighbour whose copy was first accepted: the report counts against its quota. */
+  readonly broughtBy: string;
+  /** Origin time + report lifetime, ms. */
+  readonly expiresAt: number;
+}
+
+export interface StoredContribution {
+  /** Origin signing key hex. */
+  readonly origin: string;
+  readonly trust: number;
+  readonly via: string;
+  readonly hops: number;
+  readonly expiresAt: number;
+}
+
+export interface BanRecord {
+  readonly ip: string;
+  readonly score: number;
+  /** Short id of the origin whose report completed the score. */
+  readonly origin: string;
+  readonly hops: number;
+  /** When the score reached the threshold (local ms). */
+  readonly decidedAt: number;
+  /** When its line was written to the bans log (local ms); null while pending. */
+  readonly writtenAt: number | null;
+  /** True when the IP is on the never-ban list: decided, but never written. */
+  readonly withheld: boolean;
+}
+
+export interface PageMark {
+  readonly acceptedAt: number;
+  readonly id: Buffer;
+}
+
+export interface ExpiredBatch {
+  /** Friend keys (hex) of the expired reports each friend had brought, one entry per report. */
+  readonly broughtBy: readonly string[];
+  readonly reports: number;
+  /** IPs whose ban record went because no live contribution was left. */
+  readonly unbanned: readonly string[];
+  readonly done: boolean;
+}
+
+export interface StoreCounts {
+  readonly reports: number;
+  readonly ips: number;
+  readonly bans: number;
+  readonly pendingBans: number;
+  readonly setAside: number;
+}
+
+/** The store cannot be read: damaged, not a database, unreadable. Start stops; the file is kept. */
+export class StoreDamagedError extends Error {
+  readonly code = "ERR_STORE_DAMAGED";
+  readonly file: string;
+  constructor(file: string, what: string) {
+    super(
+      `state store ${file}: ${what}. The file was left as it is. Move it aside (or restore a backup) ` +
+        "and start again: the node starts empty and friends send what it lacks.",
+    );
+    this.name = "StoreDamagedError";
+    this.file = file;
+  }
+}
+
+/** A write did not reach the store (disk full, I/O error, read-only): nothing of it was committed. */
+export class StoreWriteError extends Error {
+  readonly code = "ERR_STORE_WRITE";
+  /** A short stable cause for logs and once-per-cause reporting, e.g. "no space left on device". */
+  readonly reason: string;
+  constructor(file: string, cause: string) {
+    super(`state store ${file}: ${cause}`);
+    this.name = "StoreWriteError";
+    this.reason = cause;
+  }
+}
+
+/** Another node holds the state dir: a second node would corrupt what the first one writes. */
+export class StoreLockedError extends Error {
+  readonly code = "ERR_STORE_LOCKED";
+  constructor(dir: string) {
+    super(
+      `state dir ${dir} is in use by another running f2bp2p node; stop it first ` +
+        "(systemctl stop f2bp2p) or give this one its own state_dir",
+    );
+    this.name = "StoreLockedError";
+  }
+}
