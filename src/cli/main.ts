@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
+import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
@@ -99,6 +100,41 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
           exitCode = EXIT_FAILURE;
         }
+      },
+    )
+    .command(
+      "bans",
+      "List what the node knows: every address with live reports, its score, ban and origins (from the store)",
+      (y) =>
+        y
+          .option("ip", { type: "string", description: "Only this address" })
+          .option("banned", { type: "boolean", default: false, description: "Only addresses banned here" })
+          .option("sort", {
+            choices: BANS_SORT_KEYS,
+            default: "ip" as BansSortKey,
+            description: "Order of the list (score: highest first)",
+          })
+          .option("json", {
+            type: "boolean",
+            default: false,
+            description: "JSON (versioned shape) instead of a table",
+          })
+          .example("$0 bans --banned --sort score", "")
+          .example("$0 bans --ip 203.0.113.7 --json", ""),
+      async (a) => {
+        const { bans } = await import("./bans.js");
+        process.stdout.write(
+          bans(
+            {
+              config: a.config as string | undefined,
+              ip: a.ip,
+              banned: a.banned,
+              sort: a.sort,
+              json: a.json,
+            },
+            env,
+          ),
+        );
       },
     )
     .command(

@@ -49,10 +49,11 @@ export class BansLog {
 
   /**
    * Appends `text` (one or more whole lines). Throws BansLogError when it could not be written whole;
-   * the file is then as it was before the call. Returns true when the file had to be recreated first.
+   * the file is then as it was before the call. Says whether the file had to be created again first,
+   * or why the path could not be opened so the old file was written instead.
    */
-  write(text: string): boolean {
-    const recreated = this.#ensureCurrent();
+  write(text: string): { recreated: boolean; keptOld?: BansLogError } {
+    const current = this.#ensureCurrent();
     const fd = this.#fd!;
     const data = Buffer.from(this.#needsNewline ? `\n${text}` : text);
     let before: number;
@@ -69,7 +70,7 @@ export class BansLog {
       throw this.#error(err);
     }
     this.#needsNewline = false;
-    return recreated;
+    return current;
   }
 
   /** Starts a new file at the configured path (logrotate moved the old one); keeps the old on failure. */
@@ -83,14 +84,26 @@ export class BansLog {
     this.#fd = undefined;
   }
 
-  /** Reopens when the path no longer names the open file (deleted, or replaced by another file). */
-  #ensureCurrent(): boolean {
-    if (this.#fd !== undefined) {
-      const onDisk = fs.statSync(this.#file, { throwIfNoEntry: false });
-      if (onDisk !== undefined && onDisk.ino === this.#ino && onDisk.dev === this.#dev) return false;
+  /**
+   * Reopens when the path no longer names the open file (deleted, or replaced by another file). When
+   * the path cannot be opened (a directory in the way, a file the node may not write), the old file
+   * stays in use: a ban line in a rotated file is better than none.
+   */
+  #ensureCurrent(): { recreated: boolean; keptOld?: BansLogError } {
+    if (this.#fd === undefined) {
+      this.open();
+      return { recreated: false };
     }
-    this.open();
-    return true;
+    const onDisk = fs.statSync(this.#file, { throwIfNoEntry: false });
+    if (onDisk !== undefined && onDisk.ino === this.#ino && onDisk.dev === this.#dev)
+      return { recreated: false };
+    try {
+      this.open();
+    } catch (err: unknown) {
+      if (err instanceof BansLogError) return { recreated: false, keptOld: err };
+      throw err;
+    }
+    return { recreated: true };
   }
 
   #openFile(): number {

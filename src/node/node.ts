@@ -150,6 +150,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #pendingMessages = new PendingMessages();
   /** Causes of failing writes already logged at error level, by target: one line per cause. */
   readonly #failing = new Map<"store" | "bans log", string>();
+  /** Why the bans log's path could not be reopened while the old file is still written, once logged. */
+  #staleBansLog: string | undefined;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -577,9 +579,15 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const at = this.#c.now();
     const text = bans.map((b) => formatBanLine({ at: new Date(at), ...b })).join("");
     try {
-      if (this.#bansLog.write(text)) {
+      const { recreated, keptOld } = this.#bansLog.write(text);
+      if (recreated)
         this.#c.log.warn("bans log was deleted or replaced; recreated", { file: this.#bansLog.file });
+      if (keptOld !== undefined && this.#staleBansLog !== keptOld.reason) {
+        this.#c.log.error("bans log path cannot be opened; still writing to the old file", {
+          error: keptOld.message,
+        });
       }
+      this.#staleBansLog = keptOld?.reason;
     } catch (err: unknown) {
       this.stats.bansLogErrors++;
       this.#writeFailed("bans log", err);
@@ -604,6 +612,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   /** Writes bans decided earlier whose line could not be written then (disk full, file missing). */
   #writePendingBans(): void {
+    // Bans decided in the open group are written after its commit, by #afterCommit.
+    if (this.#group !== undefined) return;
     for (;;) {
       let pending: BanRecord[];
       try {
@@ -625,8 +635,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#stopped) return;
-      for (const frames of this.#pendingMessages.takeAll()) this.handleMessage(frames);
       this.#writePendingBans();
+      for (const frames of this.#pendingMessages.takeAll()) this.handleMessage(frames);
       if (this.#pendingMessages.count > 0 || this.#failing.size > 0) this.#scheduleRetry();
     }, RETRY_EVERY_MS);
     this.#retryTimer.unref();

@@ -131,6 +131,7 @@ export class Ledger {
       trust: known.trust,
       via: known.via,
       hops: known.path.length,
+      firstSeen: copy.at,
       expiresAt: known.expiresAt,
     });
     const score = this.score(ip);

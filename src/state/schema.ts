@@ -31,6 +31,7 @@ export const MIGRATIONS: readonly string[] = [
     trust      INTEGER NOT NULL,
     via        BLOB,
     hops       INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,    -- when this node first accepted a report of this origin, local ms
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (ip, origin)
   ) WITHOUT ROWID;

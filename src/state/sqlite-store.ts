@@ -48,14 +48,28 @@ export class SqliteStore implements StateStore {
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
    * database of a version this code knows; the file is then left untouched.
    */
-  constructor(stateDir: string, options: { readonly integrityCheck?: boolean } = {}) {
+  constructor(
+    stateDir: string,
+    options: { readonly integrityCheck?: boolean; readonly readOnly?: boolean } = {},
+  ) {
     this.file = path.join(stateDir, STORE_FILE);
-    if (!fs.existsSync(this.file)) createEmpty(this.file);
-    else checkReadable(this.file);
+    const readOnly = options.readOnly === true;
+    if (!fs.existsSync(this.file)) {
+      if (readOnly) throw new StoreDamagedError(this.file, "there is no state store yet (has the node run?)");
+      createEmpty(this.file);
+    } else checkReadable(this.file, readOnly);
     try {
-      this.#db = new Database(this.file, { fileMustExist: true, timeout: 0 });
+      this.#db = new Database(this.file, {
+        fileMustExist: true,
+        timeout: readOnly ? 5000 : 0,
+        readonly: readOnly,
+      });
     } catch (err: unknown) {
       throw damaged(this.file, err);
+    }
+    if (readOnly) {
+      this.#s = prepare(this.#db);
+      return;
     }
     try {
       this.#db.pragma("journal_mode = WAL");
@@ -186,13 +200,22 @@ export class SqliteStore implements StateStore {
       trust: row.trust as number,
       via: viaText(row.via),
       hops: row.hops as number,
+      firstSeen: row.first_seen as number,
       expiresAt: row.expires_at as number,
     }));
   }
 
   contribute(ip: string, c: StoredContribution): void {
     this.#writing(() =>
-      this.#s.contribute.run(ip, Buffer.from(c.origin, "hex"), c.trust, viaBlob(c.via), c.hops, c.expiresAt),
+      this.#s.contribute.run(
+        ip,
+        Buffer.from(c.origin, "hex"),
+        c.trust,
+        viaBlob(c.via),
+        c.hops,
+        c.firstSeen,
+        c.expiresAt,
+      ),
     );
   }
 
@@ -273,6 +296,42 @@ export class SqliteStore implements StateStore {
     };
   }
 
+  /**
+   * Every IP with a live contribution, with its contributions and ban record, for `f2bp2p bans`;
+   * one IP (`ip`) or all, in IP order. Streams: memory stays flat however many there are.
+   */
+  *ips(
+    ip?: string,
+  ): Generator<{ ip: string; contributions: StoredContribution[]; ban: BanRecord | undefined }> {
+    const rows = (
+      ip === undefined ? this.#s.allContributions.iterate() : this.#s.contributionsOf.iterate(ip)
+    ) as Iterable<Row>;
+    let current: { ip: string; contributions: StoredContribution[]; ban: BanRecord | undefined } | undefined;
+    for (const row of rows) {
+      const rowIp = row.ip as string;
+      if (current?.ip !== rowIp) {
+        if (current !== undefined) yield current;
+        current = {
+          ip: rowIp,
+          contributions: [],
+          ban:
+            row.score === null
+              ? undefined
+              : toBan({ ...row, ip: rowIp, hops: row.ban_hops, origin: row.ban_origin }),
+        };
+      }
+      current.contributions.push({
+        origin: (row.origin as Buffer).toString("hex"),
+        trust: row.trust as number,
+        via: viaText(row.via),
+        hops: row.hops as number,
+        firstSeen: row.first_seen as number,
+        expiresAt: row.expires_at as number,
+      });
+    }
+    if (current !== undefined) yield current;
+  }
+
   /** A value of the meta table (e.g. that journal.bin was imported), or undefined. */
   meta(key: string): string | undefined {
     return (this.#s.getMeta.get(key) as { value: string } | undefined)?.value;
@@ -323,6 +382,10 @@ export class SqliteStore implements StateStore {
   }
 }
 
+const IPS_QUERY = `SELECT c.ip, c.origin, c.trust, c.via, c.hops, c.first_seen, c.expires_at,
+    b.score, b.origin AS ban_origin, b.hops AS ban_hops, b.decided_at, b.written_at, b.withheld
+  FROM contributions c LEFT JOIN bans b ON b.ip = c.ip`;
+
 function prepare(db: Database.Database) {
   const columns = "bytes, signature, trust, path, shorter, brought_by, accepted_at, expires_at";
   return {
@@ -336,11 +399,11 @@ function prepare(db: Database.Database) {
        ON CONFLICT (friend) DO UPDATE SET reports = reports + :delta`,
     ),
     contributions: db.prepare(
-      "SELECT origin, trust, via, hops, expires_at FROM contributions WHERE ip = ? ORDER BY trust DESC",
+      "SELECT origin, trust, via, hops, first_seen, expires_at FROM contributions WHERE ip = ? ORDER BY trust DESC",
     ),
     // SET expressions see the row before the update: via and hops follow the higher trust.
     contribute: db.prepare(
-      `INSERT INTO contributions (ip, origin, trust, via, hops, expires_at) VALUES (?,?,?,?,?,?)
+      `INSERT INTO contributions (ip, origin, trust, via, hops, first_seen, expires_at) VALUES (?,?,?,?,?,?,?)
        ON CONFLICT (ip, origin) DO UPDATE SET
          via = CASE WHEN excluded.trust > trust THEN excluded.via ELSE via END,
          hops = CASE WHEN excluded.trust > trust THEN excluded.hops ELSE hops END,
@@ -385,6 +448,8 @@ function prepare(db: Database.Database) {
     countPending: db.prepare("SELECT count(*) AS n FROM bans WHERE written_at IS NULL AND withheld = 0"),
     countSetAside: db.prepare("SELECT count(*) AS n FROM set_aside"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    allContributions: db.prepare(`${IPS_QUERY} ORDER BY c.ip, c.trust DESC`),
+    contributionsOf: db.prepare(`${IPS_QUERY} WHERE c.ip = ? ORDER BY c.trust DESC`),
     setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
   };
 }
@@ -412,10 +477,11 @@ function createEmpty(file: string): void {
   fs.renameSync(tmp, file);
 }
 
-function checkReadable(file: string): void {
+function checkReadable(file: string, readOnly: boolean): void {
   let size: number;
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+    const mode = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+    const fd = fs.openSync(file, mode | fs.constants.O_NOFOLLOW);
     size = fs.fstatSync(fd).size;
     fs.closeSync(fd);
   } catch (err: unknown) {

@@ -83,6 +83,8 @@ export interface StoredContribution {
   readonly trust: number;
   readonly via: string;
   readonly hops: number;
+  /** When this node first accepted a report of the IP from this origin (local ms). */
+  readonly firstSeen: number;
   readonly expiresAt: number;
 }
 
