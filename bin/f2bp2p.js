@@ -10,6 +10,9 @@ if (lean !== null) {
   process.exitCode = await runReport(lean);
 } else {
   const { main } = await import("../dist/src/cli/main.js");
+  const code = await main(args);
+  // stdout to a pipe is written asynchronously: let a long answer (bans --json) leave before exiting.
+  await new Promise((resolve) => process.stdout.write("", resolve));
   // Exit explicitly: a command that failed half-way must not linger on an open socket.
-  process.exit(await main(args));
+  process.exit(code);
 }
