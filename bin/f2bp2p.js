@@ -10,9 +10,9 @@ if (lean !== null) {
   process.exitCode = await runReport(lean);
 } else {
   const { main } = await import("../dist/src/cli/main.js");
+  // Exit explicitly: a command that failed half-way must not linger on an open socket. But only once
+  // stdout and stderr are flushed: a pipe takes 64 KiB at once, and `bans --json` prints more.
   const code = await main(args);
-  // stdout to a pipe is written asynchronously: let a long answer (bans --json) leave before exiting.
-  await new Promise((resolve) => process.stdout.write("", resolve));
-  // Exit explicitly: a command that failed half-way must not linger on an open socket.
-  process.exit(code);
+  process.exitCode = code;
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
 }

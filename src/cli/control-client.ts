@@ -2,6 +2,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { ControlRequest, ControlResponse } from "../node/control-protocol.js";
+import { groupName } from "../util/folder-owner.js";
 import { unsafeFolder } from "../util/unsafe-folder.js";
 
 export class NodeNotRunningError extends Error {
@@ -15,20 +16,32 @@ export class NodeNotRunningError extends Error {
 }
 
 /**
- * The socket is there but may not be used: this user lacks the permission (EACCES, EPERM), or the
- * path is not safe to talk to (a symlink, or a folder another user can write: what answers there
- * could be theirs, not the node).
+ * The socket is there but may not be used: this user lacks the permission (EACCES, EPERM: the
+ * message says who may), or the path is not safe to talk to (a symlink, or a folder another user
+ * can write: what answers there could be theirs, not the node). `why` is given for the latter only.
  */
 export class ControlAccessError extends Error {
   readonly code = "ERR_CONTROL_ACCESS";
-  constructor(socketPath: string, why: string) {
-    super(`${socketPath}: ${why}`);
+  constructor(socketPath: string, why?: string) {
+    super(
+      why === undefined
+        ? `permission denied on ${socketPath}: ${whoMayUse(socketPath)}`
+        : `${socketPath}: ${why}`,
+    );
     this.name = "ControlAccessError";
   }
 }
 
-const NO_PERMISSION =
-  "permission denied: run as root or as a member of the node's group (the socket is mode 0660)";
+/** Root and the socket folder's group may connect (the packaged service: group f2bp2p). */
+function whoMayUse(socketPath: string): string {
+  try {
+    const gid = fs.statSync(path.dirname(socketPath)).gid;
+    const group = groupName(gid);
+    return `only root and members of group ${group} may use it (add a user: adduser USER ${group}; it takes effect at their next login)`;
+  } catch {
+    return "only root and members of the socket's group may use it";
+  }
+}
 
 /** Refuses a control socket path another local user could have put there. */
 function checkSocketPath(socketPath: string): void {
@@ -39,7 +52,7 @@ function checkSocketPath(socketPath: string): void {
     if (unsafe !== undefined && !unsafe.startsWith("is ")) unsafe = `its folder is not safe: ${unsafe}`;
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "EPERM") throw new ControlAccessError(socketPath, NO_PERMISSION);
+    if (code === "EACCES" || code === "EPERM") throw new ControlAccessError(socketPath);
     return; // missing: connecting says so
   }
   if (unsafe !== undefined) throw new ControlAccessError(socketPath, `refusing to use it: ${unsafe}`);
@@ -57,18 +70,15 @@ export function askNode(
     let answer = "";
     const fail = (cause: string): void => {
       socket.destroy();
-      reject(new NodeNotRunningError(socketPath, cause));
+      reject(
+        cause === "EACCES" || cause === "EPERM"
+          ? new ControlAccessError(socketPath)
+          : new NodeNotRunningError(socketPath, cause),
+      );
     };
     socket.setEncoding("utf8");
     socket.setTimeout(timeoutMs, () => fail("no answer in time"));
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EACCES" || err.code === "EPERM") {
-        socket.destroy();
-        reject(new ControlAccessError(socketPath, NO_PERMISSION));
-        return;
-      }
-      fail(err.code ?? err.message);
-    });
+    socket.once("error", (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
     socket.once("connect", () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on("data", (chunk: string) => {
       answer += chunk;

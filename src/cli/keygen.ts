@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { LIMITS } from "../config/defaults.js";
 import { findConfigPath } from "../config/load.js";
-import { parseEndpoint } from "../config/validate.js";
+import { nameRule, parseEndpoint } from "../config/validate.js";
 import { friendBlock, generateIdentity, shortId, writeIdentity } from "../keys/identity.js";
+import { folderOwner, handToOwner } from "../util/folder-owner.js";
 import { UsageError } from "./errors.js";
 
 export interface KeygenArgs {
@@ -14,8 +16,6 @@ export interface KeygenArgs {
   readonly force: boolean;
   readonly out: string | undefined;
 }
-
-const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * Where keys go: --keys-dir, else keys/ beside the config file in use; with no config anywhere
@@ -34,11 +34,14 @@ export function keygen(
   args: KeygenArgs,
   env: NodeJS.ProcessEnv,
 ): { block: string; files: string[]; id: string } {
-  if (!NAME.test(args.name)) throw new UsageError(`--name '${args.name}' must be 1-64 of [A-Za-z0-9._-]`);
+  // The same rules as the config files the name and endpoint end up in.
+  if (!nameRule.check(args.name).ok)
+    throw new UsageError(`--name '${args.name}': expected ${nameRule.expected}`);
   const endpoint = parseEndpoint(args.endpoint, false);
   if (!endpoint.ok) throw new UsageError(`--endpoint '${args.endpoint}': expected ${endpoint.expected}`);
-  if (!Number.isInteger(args.trust) || args.trust < 0 || args.trust > 100) {
-    throw new UsageError(`--trust must be an integer from 0 to 100, got ${args.trust}`);
+  const { min, max } = LIMITS.trust;
+  if (!Number.isInteger(args.trust) || args.trust < min || args.trust > max) {
+    throw new UsageError(`--trust must be an integer from ${min} to ${max}, got ${args.trust}`);
   }
   const identity = generateIdentity();
   const block = friendBlock(args.name, args.endpoint, identity, args.trust);
@@ -46,6 +49,7 @@ export function keygen(
   const files = [written.secretFile, written.publicFile];
   if (args.out !== undefined) {
     fs.writeFileSync(args.out, block, { mode: 0o644 });
+    handToOwner(args.out, folderOwner(path.dirname(path.resolve(args.out))));
     files.push(path.resolve(args.out));
   }
   return { block, files, id: shortId(identity.signingPublicKey) };

@@ -1,4 +1,5 @@
 import yargs from "yargs";
+import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
@@ -37,7 +38,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             demandOption: true,
             description: "Where friends reach this node, e.g. tcp://alpha.example.net:7711",
           })
-          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .option("trust", {
+            type: "number",
+            default: DEFAULT_FRIEND_TRUST,
+            description: `Trust suggested to friends (${LIMITS.trust.min}-${LIMITS.trust.max})`,
+          })
           .option("keys-dir", {
             type: "string",
             description: "Where to write node.key/node.pub [default: keys/ beside the config]",
@@ -68,17 +73,40 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
         process.stdout.write(result.block);
       },
     )
+    .command(
+      "friend-block",
+      "Print the friend block to give a friend, from this node's config and keys",
+      (y) =>
+        y
+          .option("endpoint", {
+            type: "string",
+            description: "Where friends reach this node [default: listen, when it names a host]",
+          })
+          .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .example("$0 friend-block --endpoint tcp://alpha.example.net:7711", ""),
+      async (a) => {
+        const { friendBlockFor } = await import("./friend-block.js");
+        process.stdout.write(friendBlockFor({ config: a.config, endpoint: a.endpoint, trust: a.trust }, env));
+      },
+    )
     .command("run", "Run the node in the foreground (systemd runs it this way)", {}, async (a) => {
       exitCode = await run(a.config as string | undefined, env);
     })
     .command(
       "report <ip>",
-      "Report an IP banned here; exits 0 once the local node has it (fail2ban's action runs this)",
+      "Report an IP banned here; exits 0 once the local node has it, or has it queued in the spool when the node gives no answer (fail2ban's action runs this)",
       (y) =>
         y
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
-          .option("jail", { type: "string", description: "The fail2ban jail that banned it" })
-          .example("$0 report 203.0.113.7 --jail sshd", ""),
+          .option("jail", {
+            type: "string",
+            description:
+              "The fail2ban jail that banned it (any name: a longer one is carried as a 32-character label)",
+          })
+          .example("$0 report 203.0.113.7 --jail sshd", "")
+          .epilog(
+            "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address; 4 reported and shared, but the ban line could not be written here yet.",
+          ),
       async (a) => {
         exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });
       },

@@ -1,19 +1,28 @@
 import path from "node:path";
 import * as zmq from "zeromq";
+import { probeOwnClock } from "../clock/own-clock.js";
 import { ConfigError } from "../config/errors.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
-import { Fail2banLogWatcher } from "../ingest/log-follower.js";
+import type { NodeConfig } from "../config/types.js";
+import { Fail2banLogWatcher } from "../ingest/fail2ban-log-watcher.js";
 import { loadIdentity } from "../keys/identity.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
+import { reloadNode } from "../node/reload.js";
+import { SpoolIntake } from "../spool/intake.js";
+import { spoolVerdict } from "../spool/verdict.js";
 import { openNodeState } from "../state/open.js";
+import { folderOfAnotherUser } from "../util/folder-owner.js";
+import type { Logger } from "../util/logger.js";
 import { createLogger } from "../util/logger.js";
+import { UsageError } from "./errors.js";
 import { permissionFindings } from "./preflight.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
 export interface RunningNode {
   readonly node: F2bNode;
+  readonly log: Logger;
   stop(): Promise<void>;
 }
 
@@ -25,6 +34,7 @@ export async function startNode(
   const config = loadNodeConfig(findConfigPath(configOption, env));
   const permissions = permissionFindings(config);
   if (permissions.problems.length > 0) throw new ConfigError(permissions.problems);
+  refuseRootInServiceFolders(config, configOption);
   const identity = loadIdentity(config.keysDir);
   const friends = loadFriends(config.friendsDir, {
     signingKey: identity.signingPublicKey,
@@ -47,19 +57,41 @@ export async function startNode(
     state.close();
     throw err;
   }
+  // Not awaited: the answer (a child process or two) only adds a warning and a status field.
+  void probeOwnClock().then((own) => node.clockSkew.setOwn(own));
+  let watcher: Fail2banLogWatcher | undefined;
+  // What `report` spooled while the node was down goes in before the control socket opens, so
+  // spooled reports keep their order ahead of new ones.
+  const intake = new SpoolIntake({
+    dir: config.spoolDir,
+    log: log.child({ component: "spool" }),
+    now: Date.now,
+    apply: (report) =>
+      spoolVerdict(node.reportLocal(report.ip, report.jail, report.time), report, Date.now()),
+  });
+  const handler = controlHandler(node, { watch: () => watcher?.status() });
   const control = new ControlServer(
     config.controlSocket,
-    controlHandler(node),
+    {
+      // `status` also shows the spool, which lives here beside the node, not in it.
+      handle(request) {
+        const answer = handler.handle(request);
+        if (answer.ok && answer.status === "status")
+          return { ...answer, node: { ...answer.node, spool: intake.status() } };
+        return answer;
+      },
+    },
     log.child({ component: "control" }),
   );
   try {
+    await intake.start();
     await control.start();
   } catch (err: unknown) {
+    await intake.stop();
     await node.stop();
     state.close();
     throw err;
   }
-  let watcher: Fail2banLogWatcher | undefined;
   if (config.watch !== null) {
     const watchLog = log.child({ component: "watch" });
     watcher = new Fail2banLogWatcher({
@@ -68,6 +100,8 @@ export async function startNode(
       jails: config.watch.jails,
       ownJail: "f2bp2p",
       onError: (err) => watchLog.warn("fail2ban log watch problem", { error: String(err) }),
+      onUnrecognised: (message) =>
+        watchLog.warn("fail2ban log not in a form log-watch reads", { problem: message }),
       onBan: async (ip, jail) => {
         const result = node.reportLocal(ip, jail);
         watchLog.info("fail2ban ban reported", { ip, jail, status: result.status });
@@ -77,22 +111,44 @@ export async function startNode(
   }
   return {
     node,
+    log: log.child({ component: "reload" }),
     async stop() {
       await watcher?.stop();
       await control.stop();
+      await intake.stop();
       await node.stop();
       state.close();
     },
   };
 }
 
-/** `f2bp2p run`: the node in the foreground until SIGTERM or SIGINT; SIGHUP reopens the bans log. */
+/**
+ * Root running the node by mistake would leave state, bans log or socket files owned by root in the
+ * service user's folders, and the service would then fail on EACCES: refuse, and say what to run.
+ */
+function refuseRootInServiceFolders(config: NodeConfig, configOption: string | undefined): void {
+  const other = folderOfAnotherUser([
+    config.stateDir,
+    path.dirname(config.bansLog),
+    path.dirname(config.controlSocket),
+  ]);
+  if (other === null) return;
+  const command = `f2bp2p${configOption === undefined ? "" : ` -c ${configOption}`} run`;
+  throw new UsageError(
+    `${other.folder} belongs to ${other.user}; run as root, the node would leave files there that ` +
+      `${other.user} cannot read. Start the service instead (systemctl start f2bp2p), or run the node ` +
+      `as that user: runuser -u ${other.user} -- ${command}`,
+  );
+}
+
+/**
+ * `f2bp2p run`: the node in the foreground until SIGTERM or SIGINT. SIGHUP (systemctl reload)
+ * re-reads friends.d and reopens the bans log, or keeps everything when the config has problems.
+ */
 export async function run(configOption: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const running = await startNode(configOption, env);
   return new Promise((resolve) => {
-    const onHup = (): void => {
-      running.node.reopenBansLog();
-    };
+    const onHup = (): void => void reloadNode(running.node, running.log);
     const onStop = (): void => {
       process.off("SIGTERM", onStop).off("SIGINT", onStop).off("SIGHUP", onHup);
       void running.stop().then(() => resolve(0));

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Document, parseDocument } from "yaml";
+import { DEFAULT_CONFIG_PATH } from "./defaults.js";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import type { FriendConfig, NodeConfig } from "./types.js";
 import {
@@ -16,7 +17,7 @@ import {
 
 export { parseDuration, parseEndpointHost, type SelfKeys } from "./validate.js";
 
-export const DEFAULT_CONFIG_PATH = "/etc/f2bp2p/f2bp2p.yaml";
+export { DEFAULT_CONFIG_PATH };
 
 /** The `--config` value, else `F2BP2P_CONFIG`, else the default; empty values count as unset. Absolute. */
 export function findConfigPath(cliValue: string | undefined, env: NodeJS.ProcessEnv): string {

@@ -29,12 +29,22 @@ export interface NodeConfig {
   readonly controlSocket: string;
   /** Folder for the node's persistent state. */
   readonly stateDir: string;
+  /**
+   * Folder where `f2bp2p report` leaves reports the node could not take (not running, starting,
+   * hung); the node takes them in at start and while running. Default: spool/ inside stateDir.
+   */
+  readonly spoolDir: string;
   /** Folder with the node's keys (node.key, node.pub). Default: keys/ beside the config file. */
   readonly keysDir: string;
   /** Folder with one YAML file per friend. Default: friends.d/ beside the config file. */
   readonly friendsDir: string;
   /** IPs and CIDRs never written to the bans log nor reported (normalised text, e.g. 192.0.2.0/24). */
   readonly ignore: readonly string[];
+  /**
+   * Special-purpose ranges (e.g. 10.0.0.0/8 on one organisation's network) this node bans and
+   * reports like any other address; by default none (node/special-purpose.ts). Normalised text.
+   */
+  readonly specialBannable: readonly string[];
   /** Operational log level: error, warn, info, debug. Default info. */
   readonly logLevel: "error" | "warn" | "info" | "debug";
   /** Optional: follow fail2ban's own log and report its bans (issue: log-watch ingestion). */

@@ -5,7 +5,9 @@
 
 import * as net from "node:net";
 import * as path from "node:path";
-import { DEFAULT_FRIEND_BURST, DEFAULT_FRIEND_REPORTS_PER_SECOND } from "../limits/rate-limit.js";
+import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
+import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
+import { DEFAULT_FRIEND_TRUST, defaultSpoolDir, LIMITS, NODE_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
 
@@ -75,6 +77,10 @@ export function integerRule(min: number, max: number): Rule<number> {
   };
 }
 
+function rangeRule(range: { readonly min: number; readonly max: number }): Rule<number> {
+  return integerRule(range.min, range.max);
+}
+
 const UNIT_SECONDS: Readonly<Record<string, number>> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
@@ -140,9 +146,18 @@ function namePatternRule(maxLength: number, what: string): Rule<string> {
 }
 
 /** Node and friend names. */
-export const nameRule: Rule<string> = namePatternRule(64, "a name");
-/** fail2ban jail names. */
-export const jailNameRule: Rule<string> = namePatternRule(32, "a jail name");
+export const nameRule: Rule<string> = namePatternRule(LIMITS.name.max, "a name");
+/** fail2ban jail names as fail2ban accepts them (protocol/jail.ts); reports carry a label made from them. */
+export const jailNameRule: Rule<string> = {
+  expected: `a fail2ban jail name: 1 to ${MAX_FAIL2BAN_JAIL_CHARS} characters, no ] and no control characters`,
+  check(value) {
+    const text = expectString(value, jailNameRule.expected);
+    if (!text.ok) return text;
+    return FAIL2BAN_JAIL_PATTERN.test(text.value)
+      ? text
+      : bad("invalid-value", jailNameRule.expected, describeValue(value));
+  },
+};
 
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -258,7 +273,7 @@ export function pathRule(baseDir: string): Rule<string> {
 }
 
 /** Unix socket paths are limited to 108 bytes by the kernel; we keep a margin. */
-export const MAX_SOCKET_PATH_BYTES = 99;
+export const MAX_SOCKET_PATH_BYTES = LIMITS.control_socket_bytes.max;
 
 export function socketPathRule(baseDir: string): Rule<string> {
   const base = pathRule(baseDir);
@@ -278,73 +293,27 @@ export function socketPathRule(baseDir: string): Rule<string> {
 }
 
 // ---------------------------------------------------------------------------
-// IP addresses and CIDR ranges
+// IP addresses and CIDR ranges: the grammar of protocol/ip.ts, shared with the never-ban list
 // ---------------------------------------------------------------------------
 
-type Family = "ipv4" | "ipv6";
-
-function ipv4ToBytes(text: string): number[] {
-  return text.split(".").map(Number);
-}
-
-/** Bytes of a valid IPv6 address (checked with net.isIP before), including the `::ffff:192.0.2.1` form. */
-function ipv6ToBytes(text: string): number[] {
-  const toGroups = (part: string): number[] =>
-    part === ""
-      ? []
-      : part.split(":").flatMap((g) => {
-          if (!g.includes(".")) return [Number.parseInt(g, 16)];
-          const [a, b, c, d] = ipv4ToBytes(g) as [number, number, number, number];
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const gap = text.indexOf("::");
-  const left = toGroups(gap < 0 ? text : text.slice(0, gap));
-  const right = gap < 0 ? [] : toGroups(text.slice(gap + 2));
-  const zeros = new Array<number>(8 - left.length - right.length).fill(0);
-  return [...left, ...zeros, ...right].flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-function bytesToAddress(bytes: readonly number[], family: Family): string {
-  if (family === "ipv4") return bytes.join(".");
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return new net.SocketAddress({ address: groups.join(":"), family }).address;
-}
-
-/** The network address of `address/prefix`: host bits cleared. */
-function networkAddress(address: string, prefix: number, family: Family): string {
-  const bytes = family === "ipv4" ? ipv4ToBytes(address) : ipv6ToBytes(address);
-  const masked = bytes.map((byte, i) => {
-    const keep = Math.min(8, Math.max(0, prefix - i * 8));
-    return byte & ((0xff << (8 - keep)) & 0xff);
-  });
-  return bytesToAddress(masked, family);
-}
-
-const IGNORE_EXPECTED =
-  "an IPv4 or IPv6 address, or a CIDR range ADDRESS/PREFIX (prefix 0 to 32 for IPv4, 0 to 128 for IPv6)";
+const RANGE_PROBLEM_CODE: Readonly<Record<RangeProblem, ConfigProblemCode>> = {
+  invalid: "invalid-value",
+  "prefix-out-of-range": "out-of-range",
+  "mapped-prefix": "out-of-range",
+};
 
 /**
- * Checks an IP address or CIDR range and returns it normalised: IPv6 compressed and lower case,
- * a range written as its network address (`192.0.2.77/24` gives `192.0.2.0/24`).
+ * Checks an IP address or CIDR range and returns it normalised (protocol/ip.ts parseRange): IPv6
+ * compressed and lower case, a range written as its network address (`192.0.2.77/24` gives
+ * `192.0.2.0/24`), an IPv4-mapped range as the IPv4 range (`::ffff:192.0.2.0/120` gives `192.0.2.0/24`).
  */
 export function normaliseIpOrCidr(text: string): Checked<string> {
-  const got = describeValue(text);
-  const slash = text.indexOf("/");
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const version = net.isIP(addressText);
-  if (version === 0 || addressText.includes("%")) return bad("invalid-value", IGNORE_EXPECTED, got);
-  const family: Family = version === 4 ? "ipv4" : "ipv6";
-  const address = new net.SocketAddress({ address: addressText, family }).address;
-  if (slash < 0) return ok(address);
-  const prefixText = text.slice(slash + 1);
-  if (!/^[0-9]{1,3}$/.test(prefixText)) return bad("invalid-value", IGNORE_EXPECTED, got);
-  const prefix = Number(prefixText);
-  if (prefix > (family === "ipv4" ? 32 : 128)) return bad("out-of-range", IGNORE_EXPECTED, got);
-  const network = networkAddress(address, prefix, family);
-  new net.BlockList().addSubnet(network, prefix, family); // throws only on a bug above
-  return ok(`${network}/${prefix}`);
+  const parsed = parseRange(text);
+  if (parsed.ok) return ok(parsed.range.text);
+  return bad(RANGE_PROBLEM_CODE[parsed.problem], RANGE_EXPECTED, describeValue(text));
 }
+
+const IGNORE_EXPECTED = RANGE_EXPECTED;
 
 export const ipOrCidrRule: Rule<string> = {
   expected: IGNORE_EXPECTED,
@@ -553,22 +522,8 @@ function notAMapping(file: string, value: unknown, expected: string): ConfigProb
 // f2bp2p.yaml
 // ---------------------------------------------------------------------------
 
-/** Defaults, written as they would be in the file. */
-export const NODE_DEFAULTS = {
-  threshold: 80,
-  report_lifetime: "24h",
-  max_hops: 6,
-  max_reports_per_friend: 250_000,
-  friend_reports_per_second: DEFAULT_FRIEND_REPORTS_PER_SECOND,
-  friend_burst: DEFAULT_FRIEND_BURST,
-  bans_log: "/var/log/f2bp2p/bans.log",
-  auth_log: "/var/log/f2bp2p/auth.log",
-  control_socket: "/run/f2bp2p/control.sock",
-  state_dir: "/var/lib/f2bp2p",
-  keys_dir: "keys",
-  friends_dir: "friends.d",
-  log_level: "info",
-} as const;
+/** Defaults, written as they would be in the file (config/defaults.ts). */
+export { NODE_DEFAULTS };
 
 export interface NodeValidation {
   /** Null when there is at least one problem. */
@@ -601,30 +556,42 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     file,
     name: r.required("name", nameRule),
     listen: r.required("listen", endpointRule(true)),
-    threshold: r.optional("threshold", integerRule(1, 100), d.threshold),
-    reportLifetimeSeconds: r.optional("report_lifetime", durationRule(60, 30 * 86400), d.report_lifetime),
-    maxHops: r.optional("max_hops", integerRule(1, 16), d.max_hops),
+    threshold: r.optional("threshold", rangeRule(LIMITS.threshold), d.threshold),
+    reportLifetimeSeconds: r.optional(
+      "report_lifetime",
+      durationRule(LIMITS.report_lifetime.min, LIMITS.report_lifetime.max),
+      d.report_lifetime,
+    ),
+    maxHops: r.optional("max_hops", rangeRule(LIMITS.max_hops), d.max_hops),
     maxReportsPerFriend: r.optional(
       "max_reports_per_friend",
-      integerRule(1000, 10_000_000),
+      rangeRule(LIMITS.max_reports_per_friend),
       d.max_reports_per_friend,
     ),
     friendReportsPerSecond: r.optional(
       "friend_reports_per_second",
-      integerRule(1, 1_000_000),
+      rangeRule(LIMITS.friend_reports_per_second),
       d.friend_reports_per_second,
     ),
-    friendBurst: r.optional("friend_burst", integerRule(1, 10_000_000), d.friend_burst),
+    friendBurst: r.optional("friend_burst", rangeRule(LIMITS.friend_burst), d.friend_burst),
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
     authLog: r.optional("auth_log", pathRule(baseDir), d.auth_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),
     stateDir: r.optional("state_dir", pathRule(baseDir), d.state_dir),
+    spoolDir: undefined as string | undefined,
     keysDir: r.optional("keys_dir", pathRule(baseDir), d.keys_dir),
     friendsDir: r.optional("friends_dir", pathRule(baseDir), d.friends_dir),
     ignore: r.list("ignore", ipOrCidrRule),
+    specialBannable: r.list("special_bannable", ipOrCidrRule),
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
   };
+  // The default follows state_dir, so it is resolved once state_dir is known.
+  values.spoolDir = r.optional(
+    "spool_dir",
+    pathRule(baseDir),
+    defaultSpoolDir(values.stateDir ?? d.state_dir),
+  );
   r.rejectUnknownKeys();
   // With no problems every value above is defined.
   return { config: problems.length === 0 ? (values as NodeConfig) : null, problems };
@@ -663,7 +630,7 @@ export function validateFriendDocument(raw: unknown, file: string): FriendValida
     endpoint: r.required("endpoint", endpointRule(false)),
     signingKey: r.required("signing_key", signingKeyRule),
     curveKey: r.required("curve_key", curveKeyRule),
-    trust: r.optional("trust", integerRule(0, 100), 80),
+    trust: r.optional("trust", rangeRule(LIMITS.trust), DEFAULT_FRIEND_TRUST),
   };
   r.rejectUnknownKeys();
   const { name, signingKey, curveKey } = values;

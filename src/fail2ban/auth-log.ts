@@ -159,18 +159,26 @@ export class AuthLog {
   /** Opens the file and resolves each friend's endpoint host to the addresses that are never counted. */
   async start(friends: readonly { name: string; host: string }[]): Promise<void> {
     this.#open();
+    await this.setFriends(friends);
+  }
+
+  /** The friends' addresses (endpoint hosts, names resolved now); again on reload (friends.d re-read). */
+  async setFriends(friends: readonly { name: string; host: string }[]): Promise<void> {
+    const addresses = new Map<string, string>();
     for (const { name, host } of friends) {
       if (net.isIP(host) !== 0) {
-        this.#friends.set(normalise(host), name);
+        addresses.set(normalise(host), name);
         continue;
       }
       try {
         for (const { address } of await dns.lookup(host, { all: true }))
-          this.#friends.set(normalise(address), name);
+          addresses.set(normalise(address), name);
       } catch {
         this.#log.warn("cannot resolve friend's host; its address may be counted as an attacker", { host });
       }
     }
+    this.#friends.clear();
+    for (const [address, name] of addresses) this.#friends.set(address, name);
   }
 
   /** Writes one refused attempt: an AUTH-FAIL line, or a FRIEND-ADDRESS line for a friend's address. */
@@ -189,8 +197,10 @@ export class AuthLog {
     );
   }
 
+  /** Closes and opens the file again at its path (logrotate moved it); the watch goes on. */
   reopen(): void {
-    this.close();
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
     this.#open();
   }
 

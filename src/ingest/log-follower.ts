@@ -5,9 +5,13 @@
  *   being renamed and re-created); a slow safety poll catches events fs.watch misses.
  * - Only complete lines (ending in \n) are delivered; a partial line waits for its end.
  * - logrotate by rename: the new file at the same path is read from offset 0, and the old one is
- *   still read for a grace period (logrotate creates the new file before its postrotate makes
- *   fail2ban reopen its log, so a few lines can still land in the old one); once quiet it is read
- *   to its end, a final unterminated line included, and closed. By copytruncate: when the file
+ *   still followed while a process holds it open for writing (where /proc tells), or else until
+ *   the new file has received lines and the old one has then been quiet for a grace period: a writer that was never told to reopen its log (older distributions'
+ *   postrotate did nothing) keeps writing to the old file for as long as it runs, and every line
+ *   it writes there is delivered. Once left, the old file's final unterminated line is delivered;
+ *   the old file is still watched, and if it grows after that, its lines are delivered and the
+ *   growth is reported (onError: the writer does not reopen its log). A rotated file is closed
+ *   when it is deleted or when more than MAX_ROTATED_FILES are followed. By copytruncate: when the file
  *   shrinks below our offset it is read again from 0 (lines written between logrotate's copy and
  *   its truncate are lost: that is copytruncate's own gap).
  * - The position (device, inode, offset, plus a fingerprint of the file's first bytes against
@@ -20,16 +24,17 @@
  */
 import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { isReportedJail, parseFail2banBan } from "./fail2ban-log.js";
+import { openForWriting } from "./open-writers.js";
+import { FINGERPRINT_BYTES, loadPosition, type SavedPosition, savePosition } from "./position-file.js";
 
 /** A line longer than this (bytes, without its \n) is dropped rather than buffered. */
 export const MAX_LINE_BYTES = 64 * 1024;
 /** Bytes read per step; one batch of lines comes from at most one chunk. */
 const CHUNK_BYTES = 256 * 1024;
-/** The fingerprint covers up to this many bytes at the start of the file. */
-const FINGERPRINT_BYTES = 256;
+/** Rotated files followed at once; the oldest is read to its end and closed beyond this. */
+export const MAX_ROTATED_FILES = 4;
 const NEWLINE = 0x0a;
 
 export interface LogFollowerOptions {
@@ -45,27 +50,25 @@ export interface LogFollowerOptions {
   readonly pollIntervalMs?: number;
   /** Use fs.watch (default true). Off: the poll alone (e.g. on NFS, where inotify sees nothing). */
   readonly watch?: boolean;
-  /** How long a file rotated away is still read after its last growth, in ms (default 30000). */
+  /**
+   * How long a file rotated away must be quiet, once the new file has received lines, before it is
+   * left, in ms (default 30000).
+   */
   readonly rotateGraceMs?: number;
-}
-
-/** What the position file holds. dev and ino are decimal strings: inode numbers can exceed 2^53. */
-interface SavedPosition {
-  readonly version: 1;
-  readonly dev: string;
-  readonly ino: string;
-  readonly offset: number;
-  /** Inside a dropped over-long line: discard up to the next \n. */
-  readonly skipping: boolean;
-  /** sha256 (hex) of the file's first fpLen bytes. */
-  readonly fp: string;
-  readonly fpLen: number;
+  /** Clock in ms since the epoch (default Date.now); tests pass a fake one. */
+  readonly now?: () => number;
 }
 
 interface RotatedFile {
   readonly file: OpenFile;
-  /** When it is read a last time and closed (pushed back while it still grows). */
-  retireAt: number;
+  /** The name it had when it was rotated away, for messages. */
+  readonly name: string;
+  /** When it last grew (or was rotated away, or was last found open for writing). */
+  lastGrowth: number;
+  /** Left: the new file received lines and this one was quiet for the grace period. */
+  left: boolean;
+  /** Its growth after it was left was already reported. */
+  warned: boolean;
 }
 
 interface OpenFile {
@@ -91,6 +94,7 @@ export class LogFollower {
   private readonly pollMs: number;
   private readonly useWatch: boolean;
   private readonly graceMs: number;
+  private readonly now: () => number;
 
   private file: OpenFile | null = null;
   /** Files rotated away, still read until their grace period ends (not in the position file). */
@@ -118,6 +122,7 @@ export class LogFollower {
     this.pollMs = options.pollIntervalMs ?? 1000;
     this.useWatch = options.watch ?? true;
     this.graceMs = options.rotateGraceMs ?? 30_000;
+    this.now = options.now ?? Date.now;
   }
 
   /** Finds the position (saved, or the end of the file), then follows. Catch-up runs in the background. */
@@ -157,7 +162,7 @@ export class LogFollower {
 
   private kick(why: Kick): void {
     if (this.stopped) return;
-    if (why === "event" && Date.now() < this.holdUntil) return;
+    if (why === "event" && this.now() < this.holdUntil) return;
     if (why === "poll") this.ensureWatcher();
     if (this.busy) {
       this.dirty = true;
@@ -274,7 +279,7 @@ export class LogFollower {
     }
   }
 
-  private async findRotated(saved: SavedPosition): Promise<string | null> {
+  private async findRotated(saved: Pick<SavedPosition, "dev" | "ino">): Promise<string | null> {
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -326,27 +331,72 @@ export class LogFollower {
     // A new file at the path: it becomes the current one, read from 0.
     const next = await this.openFile(this.path);
     if (next === null) return;
-    this.rotated.push({ file: f, retireAt: Date.now() + this.graceMs });
+    this.rotated.push({
+      file: f,
+      name: await this.nameOf(f),
+      lastGrowth: this.now(),
+      left: false,
+      warned: false,
+    });
     this.file = next;
     await this.savePosition(next);
     await this.drainRotated();
     await this.drain(next, false);
   }
 
-  /** Reads the files rotated away; once quiet for the grace period, reads them to the end and closes them. */
+  /**
+   * Reads the files rotated away. One is left (its unterminated last line delivered) once the new
+   * file has received lines and it has been quiet for the grace period; closed once deleted or when
+   * too many are followed.
+   */
   private async drainRotated(): Promise<void> {
+    const newFileHasLines = this.file !== null && (await this.file.fh.stat()).size > 0;
+    while (this.rotated.length > MAX_ROTATED_FILES) await this.closeRotated(this.rotated[0]!);
     for (const r of [...this.rotated]) {
       if (this.stopped) return;
       const before = r.file.offset;
-      const final = Date.now() >= r.retireAt;
-      await this.drain(r.file, final, false);
-      if (!final) {
-        if (r.file.offset !== before) r.retireAt = Date.now() + this.graceMs;
+      await this.drain(r.file, false, false);
+      const now = this.now();
+      if (r.file.offset !== before) {
+        r.lastGrowth = now;
+        if (r.left && !r.warned) {
+          r.warned = true;
+          this.report(
+            new Error(
+              `${r.name}: rotated log still written after ${this.path} received lines; its lines are ` +
+                "read, but the writer does not reopen its log after rotation (check logrotate's postrotate)",
+            ),
+          );
+        }
+      }
+      if ((await r.file.fh.stat()).nlink === 0) {
+        await this.closeRotated(r);
         continue;
       }
-      this.rotated = this.rotated.filter((x) => x !== r);
-      await r.file.fh.close().catch(() => undefined);
+      if (!r.left && newFileHasLines && now - r.lastGrowth >= this.graceMs) {
+        // A writer still holding it open may write there again: keep following while it does.
+        // Asked again only after another grace period, so /proc is not scanned at every poll.
+        if ((await openForWriting(r.file.dev, r.file.ino)) === "yes") {
+          r.lastGrowth = now;
+          continue;
+        }
+        r.left = true;
+        await this.drain(r.file, true, false);
+      }
     }
+  }
+
+  /** Reads a rotated file to its end, its unterminated last line included, and closes it. */
+  private async closeRotated(r: RotatedFile): Promise<void> {
+    await this.drain(r.file, true, false);
+    this.rotated = this.rotated.filter((x) => x !== r);
+    await r.file.fh.close().catch(() => undefined);
+  }
+
+  /** The current name of an open file in the log's folder (found by inode), or the log's path. */
+  private async nameOf(f: OpenFile): Promise<string> {
+    const found = await this.findRotated({ dev: String(f.dev), ino: String(f.ino) });
+    return found ?? this.path;
   }
 
   /**
@@ -395,7 +445,7 @@ export class LogFollower {
           await this.onLines(lines);
         } catch (err) {
           // Position not advanced: the same lines come again (after a pause, from the poll).
-          this.holdUntil = Date.now() + Math.min(this.pollMs, 1000);
+          this.holdUntil = this.now() + Math.min(this.pollMs, 1000);
           throw err;
         }
       }
@@ -427,35 +477,12 @@ export class LogFollower {
   }
 
   private async loadPosition(): Promise<SavedPosition | null> {
-    let text: string;
-    try {
-      text = await readFile(this.positionFile, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.report(err);
-      return null;
+    const loaded = await loadPosition(this.positionFile);
+    if (loaded.kind === "position") return loaded.position;
+    if (loaded.kind === "unusable") {
+      const why = loaded.error instanceof Error ? loaded.error.message : String(loaded.error);
+      this.report(new Error(`${why}; starting at the end of ${this.path}`));
     }
-    try {
-      const v = JSON.parse(text) as Partial<SavedPosition>;
-      if (
-        v.version === 1 &&
-        typeof v.dev === "string" &&
-        /^\d+$/.test(v.dev) &&
-        typeof v.ino === "string" &&
-        /^\d+$/.test(v.ino) &&
-        Number.isSafeInteger(v.offset) &&
-        (v.offset as number) >= 0 &&
-        typeof v.skipping === "boolean" &&
-        typeof v.fp === "string" &&
-        Number.isSafeInteger(v.fpLen) &&
-        (v.fpLen as number) >= 0 &&
-        (v.fpLen as number) <= FINGERPRINT_BYTES
-      ) {
-        return v as SavedPosition;
-      }
-    } catch {
-      // fall through
-    }
-    this.report(new Error(`${this.positionFile}: unreadable position, starting at the end of ${this.path}`));
     return null;
   }
 
@@ -476,70 +503,7 @@ export class LogFollower {
       fp: f.fp,
       fpLen: f.fpLen,
     };
-    const tmp = `${this.positionFile}.${process.pid}.tmp`;
-    try {
-      const fh = await open(tmp, "w", 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(pos)}\n`);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.positionFile);
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
-    }
-  }
-}
-
-export interface Fail2banLogWatcherOptions {
-  /** fail2ban's log, usually /var/log/fail2ban.log. */
-  readonly path: string;
-  /** Where the read position is kept (in the node's state folder). */
-  readonly positionFile: string;
-  /** Jails whose bans are reported; empty = every jail. */
-  readonly jails: readonly string[];
-  /** The jail fed by the f2bp2p bans log, never reported (default "f2bp2p"). */
-  readonly ownJail?: string;
-  /** Called for each new ban, in log order. A rejection makes the batch come again later. */
-  readonly onBan: (ip: string, jail: string) => Promise<void>;
-  readonly onError?: (err: unknown) => void;
-  readonly pollIntervalMs?: number;
-  readonly watch?: boolean;
-  readonly rotateGraceMs?: number;
-}
-
-/** Reports the `Ban` lines of fail2ban's log (log-watch ingestion), never `Restore Ban` nor our own jail. */
-export class Fail2banLogWatcher {
-  private readonly follower: LogFollower;
-
-  constructor(options: Fail2banLogWatcherOptions) {
-    const ownJail = options.ownJail ?? "f2bp2p";
-    const jails = [...options.jails];
-    const follower: LogFollowerOptions = {
-      path: options.path,
-      positionFile: options.positionFile,
-      onLines: async (lines) => {
-        for (const line of lines) {
-          const ban = parseFail2banBan(line);
-          if (ban && isReportedJail(ban.jail, jails, ownJail)) await options.onBan(ban.ip, ban.jail);
-        }
-      },
-      ...(options.onError ? { onError: options.onError } : {}),
-      ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
-      ...(options.watch !== undefined ? { watch: options.watch } : {}),
-      ...(options.rotateGraceMs !== undefined ? { rotateGraceMs: options.rotateGraceMs } : {}),
-    };
-    this.follower = new LogFollower(follower);
-  }
-
-  start(): Promise<void> {
-    return this.follower.start();
-  }
-
-  stop(): Promise<void> {
-    return this.follower.stop();
+    await savePosition(this.positionFile, pos);
   }
 }
 

@@ -5,6 +5,7 @@ import nacl from "tweetnacl";
 import YAML from "yaml";
 import { curveKeyPair } from "zeromq";
 import { privateKeyObject } from "../protocol/signing.js";
+import { handToOwner, mkdirAsOwner } from "../util/folder-owner.js";
 
 /** One node's identity: an Ed25519 signing key pair (tweetnacl format) and a CURVE pair for transport. */
 export interface Identity {
@@ -70,7 +71,9 @@ export function friendBlock(name: string, endpoint: string, identity: Identity, 
 
 /**
  * Writes node.key (mode 0600) and node.pub (the friend block). Refuses to replace an existing secret
- * key unless `force`: a lost key means every friend has to re-pair.
+ * key unless `force`: a lost key means every friend has to re-pair. Run as root, the files (and any
+ * folder made for them) belong to the owner of the folder they go into: the service's user for the
+ * packaged /etc/f2bp2p/keys, so the service can read the key root made.
  */
 export function writeIdentity(
   dir: string,
@@ -83,7 +86,7 @@ export function writeIdentity(
   if (!force && fs.existsSync(secretFile)) {
     throw new KeyError("ERR_KEY_EXISTS", `${secretFile} already exists; use --force to replace it`);
   }
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const owner = mkdirAsOwner(dir, 0o700);
   const secret = YAML.stringify({
     signing_secret_key: identity.signingSecretKey.toString("base64"),
     curve_public_key: identity.curvePublicKey,
@@ -92,8 +95,10 @@ export function writeIdentity(
   const tmp = `${secretFile}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, `# f2bp2p node secret keys: never share this file\n${secret}`, { mode: 0o600 });
   fs.chmodSync(tmp, 0o600); // the umask may have narrowed it already; never widen beyond 0600
+  handToOwner(tmp, owner);
   fs.renameSync(tmp, secretFile);
   fs.writeFileSync(publicFile, block, { mode: 0o644 });
+  handToOwner(publicFile, owner);
   return { secretFile, publicFile };
 }
 

@@ -1,3 +1,4 @@
+import { NODE_DEFAULTS } from "../config/defaults.js";
 import { ENVELOPE_HEADER_BYTES, KEY_BYTES } from "../protocol/constants.js";
 
 /**
@@ -7,9 +8,9 @@ import { ENVELOPE_HEADER_BYTES, KEY_BYTES } from "../protocol/constants.js";
  */
 
 /** Sustained reports per second a friend may send; docs/configuration.md `friend_reports_per_second`. */
-export const DEFAULT_FRIEND_REPORTS_PER_SECOND = 200;
+export const DEFAULT_FRIEND_REPORTS_PER_SECOND: number = NODE_DEFAULTS.friend_reports_per_second;
 /** Reports a friend may send at once after a quiet period (a resend after reconnecting, a catch-up). */
-export const DEFAULT_FRIEND_BURST = 20_000;
+export const DEFAULT_FRIEND_BURST: number = NODE_DEFAULTS.friend_burst;
 
 export interface RateLimitConfig {
   /** Tokens (reports) added per second, > 0. */
@@ -74,8 +75,22 @@ export function claimOf(frames: readonly Buffer[]): Claim {
 export class FriendRateLimit {
   readonly #buckets = new Map<string, TokenBucket>();
 
+  readonly #config: RateLimitConfig;
+
   constructor(config: RateLimitConfig, friendKeys: readonly string[], now: number) {
-    for (const key of friendKeys) this.#buckets.set(key, new TokenBucket(config, now));
+    this.#config = config;
+    this.setFriends(friendKeys, now);
+  }
+
+  /**
+   * The friends after a reload (signing keys, hex): a friend that stays keeps its bucket (a reload
+   * does not refill it), a new one starts full, a dropped one is forgotten.
+   */
+  setFriends(friendKeys: readonly string[], now: number): void {
+    const keep = new Set(friendKeys);
+    for (const key of this.#buckets.keys()) if (!keep.has(key)) this.#buckets.delete(key);
+    for (const key of keep)
+      if (!this.#buckets.has(key)) this.#buckets.set(key, new TokenBucket(this.#config, now));
   }
 
   /** False when the claimed sender is a friend whose bucket is empty: drop the message unverified. */

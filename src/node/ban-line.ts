@@ -1,3 +1,5 @@
+import { parseIp } from "../protocol/ip.js";
+
 /**
  * One line of the bans log, the only thing fail2ban reads from f2bp2p.
  * Format (docs/fail2ban.md): `2026-11-21T10:00:00.123Z BAN 203.0.113.7 score=80 origin=3fa2c1d09b7e hops=2`
@@ -13,6 +15,13 @@ export interface BanLine {
   readonly hops: number;
 }
 
+/**
+ * The line for one ban. An address is written in canonical text (protocol/ip.ts), the form the
+ * shipped filter reads, whatever form it arrives in (a journal written before the canonical form
+ * changed may hold `::1.2.3.4`). Text that is no address is written as it is: the filter refuses
+ * such a line, so a bug upstream never becomes a wrong ban.
+ */
 export function formatBanLine(line: BanLine): string {
-  return `${line.at.toISOString()} BAN ${line.ip} score=${line.score} origin=${line.origin} hops=${line.hops}\n`;
+  const ip = parseIp(line.ip)?.text ?? line.ip;
+  return `${line.at.toISOString()} BAN ${ip} score=${line.score} origin=${line.origin} hops=${line.hops}\n`;
 }

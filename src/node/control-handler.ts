@@ -1,3 +1,4 @@
+import type { WatchStatus } from "../ingest/fail2ban-log-watcher.js";
 import { shortId } from "../keys/identity.js";
 import { parseIp } from "../protocol/ip.js";
 import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
@@ -7,10 +8,13 @@ import type { ControlRequest, ControlResponse } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
 
 /** Maps control requests onto the node: the only place the control socket meets the pipeline. */
-export function controlHandler(node: F2bNode): { handle(request: ControlRequest): ControlResponse } {
+export function controlHandler(
+  node: F2bNode,
+  extra: StatusExtra = {},
+): { handle(request: ControlRequest): ControlResponse } {
   return {
     handle(request) {
-      if (request.op === "status") return { ok: true, status: "status", node: statusOf(node) };
+      if (request.op === "status") return { ok: true, status: "status", node: statusOf(node, extra) };
       if (request.op === "score") return scoreOf(node, request.ip);
       const result = node.reportLocal(request.ip, request.jail ?? "");
       switch (result.status) {
@@ -20,8 +24,8 @@ export function controlHandler(node: F2bNode): { handle(request: ControlRequest)
             error: "invalid-ip",
             message: `'${request.ip}' is not an IPv4 or IPv6 address`,
           };
-        case "invalid-jail":
-          return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
+        case "invalid-time": // the control socket never passes a time; kept for completeness
+          return { ok: false, error: "bad-request", message: result.reason };
         case "ignored":
           return { ok: true, status: "ignored", ip: request.ip, reason: result.reason };
         case "store-failed":
@@ -61,8 +65,14 @@ function scoreOf(node: F2bNode, ipText: string): ControlResponse {
   };
 }
 
-export function statusOf(node: F2bNode): Record<string, unknown> {
+/** Parts of `status` that live outside the node (log-watch runs beside it). */
+export interface StatusExtra {
+  readonly watch?: () => WatchStatus | undefined;
+}
+
+export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string, unknown> {
   const counts = node.ledger.store.counts();
+  const watch = extra.watch?.();
   return {
     name: node.config.name,
     id: node.id,
@@ -77,6 +87,8 @@ export function statusOf(node: F2bNode): Record<string, unknown> {
       pendingMessages: node.pendingMessages,
     },
     stats: node.stats,
+    clock: node.clockSkew.status(),
+    ...(watch !== undefined ? { watch } : {}),
     friends: node.friends.map((f) => ({
       name: f.config.name,
       endpoint: f.config.endpoint,

@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import type { Logger } from "../util/logger.js";
 import { unsafeFolder } from "../util/unsafe-folder.js";
 import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from "./control-protocol.js";
@@ -107,8 +106,9 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
       : { ok: false, error: "invalid-ip", message: "ip must be a string" };
   if (op !== "report") return { ok: false, error: "bad-request", message: "unknown op" };
   if (typeof ip !== "string") return { ok: false, error: "invalid-ip", message: "ip must be a string" };
-  if (jail !== undefined && (typeof jail !== "string" || !JAIL_NAME_PATTERN.test(jail))) {
-    return { ok: false, error: "invalid-jail", message: "jail must be 1-32 of [A-Za-z0-9._-]" };
+  // Any jail name is fine: the node turns it into a wire label (protocol/jail.ts).
+  if (jail !== undefined && typeof jail !== "string") {
+    return { ok: false, error: "invalid-jail", message: "jail must be a string" };
   }
   return jail === undefined ? { op, ip } : { op, ip, jail };
 }

@@ -1,35 +1,64 @@
-import net from "node:net";
 import os from "node:os";
-import { parseIp } from "../protocol/ip.js";
+import { type IpRange, type ParsedIp, parseIp, parseRange, rangeContains } from "../protocol/ip.js";
+import { SPECIAL_PURPOSE_BLOCKS } from "./special-purpose.js";
 
 /**
- * Addresses the node never writes to the bans log, so a node can never lock its own admin out:
- * the configured ignore list, loopback, this host's own interface addresses and friends' endpoints.
+ * Addresses the node never writes to the bans log and never reports, so a node can never lock its
+ * own admin out: special-purpose blocks (special-purpose.ts), the configured ignore list, this
+ * host's own interface addresses and friends' endpoints. Ranges follow protocol/ip.ts, the grammar
+ * `check` validates with, so what `check` accepts is exactly what is enforced here.
  */
 export class NeverBan {
-  readonly #list = new net.BlockList();
+  readonly #entries: { readonly range: IpRange; readonly why: string; readonly special: boolean }[] = [];
+  /** Config `special_bannable`: parts of the special-purpose blocks banned like any address here. */
+  readonly #specialBannable: IpRange[] = [];
 
-  constructor(ignore: readonly string[]) {
-    this.#list.addSubnet("127.0.0.0", 8, "ipv4");
-    this.#list.addAddress("::1", "ipv6");
-    for (const entry of ignore) this.add(entry);
-    for (const addresses of Object.values(os.networkInterfaces())) {
-      for (const a of addresses ?? []) if (!a.address.includes("%")) this.add(a.address);
+  /**
+   * `ignore` and `specialBannable` are config ranges (protocol/ip.ts grammar); `interfaces` are this
+   * host's own addresses (os.networkInterfaces() shape).
+   */
+  constructor(
+    ignore: readonly string[],
+    interfaces = os.networkInterfaces(),
+    specialBannable: readonly string[] = [],
+  ) {
+    for (const entry of specialBannable) {
+      const parsed = parseRange(entry);
+      if (parsed.ok) this.#specialBannable.push(parsed.range);
+    }
+    for (const block of SPECIAL_PURPOSE_BLOCKS) {
+      this.#entries.push({
+        range: block.range,
+        why: `special-purpose address: ${block.name}`,
+        special: true,
+      });
+    }
+    for (const entry of ignore) this.add(entry, `on the ignore list (${entry})`);
+    for (const addresses of Object.values(interfaces)) {
+      for (const a of addresses ?? [])
+        if (!a.address.includes("%")) this.add(a.address, "an address of this host");
     }
   }
 
-  /** Adds an address or CIDR (already validated by the config loader or resolved by DNS). */
-  add(entry: string): void {
-    const [address, prefix] = entry.split("/");
-    const ip = parseIp(address ?? "");
-    if (ip === null) return;
-    const type = ip.family === 4 ? "ipv4" : "ipv6";
-    if (prefix === undefined) this.#list.addAddress(ip.text, type);
-    else this.#list.addSubnet(ip.text, Number(prefix), type);
+  /**
+   * Adds an address or range (already validated by the config loader or resolved by DNS); `why` is
+   * shown when an address is not reported for it. Returns false for text that is not one.
+   */
+  add(entry: string, why = "on the never-ban list"): boolean {
+    const parsed = parseRange(entry);
+    if (parsed.ok) this.#entries.push({ range: parsed.range, why, special: false });
+    return parsed.ok;
+  }
+
+  /** Why the address is never banned, or undefined when it may be banned (also for non-addresses). */
+  reason(ip: string | ParsedIp): string | undefined {
+    const parsed = typeof ip === "string" ? parseIp(ip) : ip;
+    if (parsed === null) return undefined;
+    const bannableSpecial = this.#specialBannable.some((r) => rangeContains(r, parsed));
+    return this.#entries.find((e) => !(e.special && bannableSpecial) && rangeContains(e.range, parsed))?.why;
   }
 
   has(ip: string): boolean {
-    const parsed = parseIp(ip);
-    return parsed !== null && this.#list.check(parsed.text, parsed.family === 4 ? "ipv4" : "ipv6");
+    return this.reason(ip) !== undefined;
   }
 }

@@ -1,15 +1,16 @@
 import dns from "node:dns/promises";
 import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
+import { ClockSkew } from "../clock/skew.js";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
-import { JAIL_NAME_PATTERN } from "../protocol/constants.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
+import { jailLabel } from "../protocol/jail.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
@@ -25,6 +26,7 @@ import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
+import { type FriendPlan, planFriends } from "./reload.js";
 
 /** Clock, logger, ZeroMQ context and store come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
@@ -60,9 +62,10 @@ export type LocalReportResult =
     }
   | { readonly status: "ignored"; readonly reason: string }
   | { readonly status: "invalid-ip" }
-  | { readonly status: "invalid-jail" }
   /** The report could not be committed to the store (nothing of it was kept): why. */
-  | { readonly status: "store-failed"; readonly message: string };
+  | { readonly status: "store-failed"; readonly message: string }
+  /** The given time is in the future or older than the report lifetime: why (also logged). */
+  | { readonly status: "invalid-time"; readonly reason: string };
 
 export interface NodeStats {
   messages: number;
@@ -97,6 +100,8 @@ interface Accepted {
 }
 
 const EXPIRE_EVERY_MS = 60_000;
+/** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
+const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
 const RETRY_EVERY_MS = 2_000;
 /** Reports read from the store per page when resending to a friend. */
@@ -137,6 +142,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #ownState: NodeState | undefined;
   readonly #bansLog: BansLog;
   readonly #neverBan: NeverBan;
+  /** Reports refused for time, per friend, and this host's own clock state: shown by `status`. */
+  readonly clockSkew: ClockSkew;
   readonly #listener: Listener;
   readonly #authLog: AuthLog;
   readonly #rateLimit: FriendRateLimit;
@@ -145,13 +152,22 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
    * does not pay one commit each. Their forwarding and ban lines follow the commit.
    */
-  #group: { frames: Buffer[][]; accepted: Accepted[] } | undefined;
+  #group: { frames: Buffer[][]; accepted: Accepted[]; marks: [string, number][] } | undefined;
+  /**
+   * Ban lines written to the bans log whose "written" mark is not yet committed (IP → when): the
+   * mark rides along with the next store transaction instead of costing a commit of its own. After
+   * a crash before it is committed, start-up finds the line in the bans log (pending-bans.ts).
+   */
+  readonly #unmarkedBans = new Map<string, number>();
+  #markTimer: NodeJS.Timeout | undefined;
   /** Messages whose store write failed, retried until the disk is back. */
   readonly #pendingMessages = new PendingMessages();
   /** Causes of failing writes already logged at error level, by target: one line per cause. */
   readonly #failing = new Map<"store" | "bans log", string>();
   /** Why the bans log's path could not be reopened while the old file is still written, once logged. */
   #staleBansLog: string | undefined;
+  /** CURVE key → friend name: who ZAP lets in. */
+  #curveKeys: Map<string, string>;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -172,21 +188,28 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) this.#friendsByKey.set(f.key, f);
     this.#store = components.store;
     this.#bansLog = new BansLog(config.bansLog);
-    this.#neverBan = new NeverBan(config.ignore);
+    this.#neverBan = new NeverBan(config.ignore, undefined, config.specialBannable);
+    this.clockSkew = new ClockSkew({
+      now: components.now,
+      log: components.log.child({ component: "clock" }),
+      lifetimeMs: config.reportLifetimeSeconds * 1000,
+    });
     this.#rateLimit = new FriendRateLimit(
       { reportsPerSecond: config.friendReportsPerSecond, burst: config.friendBurst },
       this.#friends.map((f) => f.key),
       components.now(),
     );
     this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }), components.now);
-    const curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
+    this.#curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
       endpoint: config.listen,
       curvePublicKey: identity.curvePublicKey,
       curveSecretKey: identity.curveSecretKey,
       zapDomain: `f2bp2p-${this.id}`,
-      policy: this.#authLog.policy((key) => curveKeys.get(key)),
+      // Read through #curveKeys on every handshake, so a reload's new friends are admitted at once;
+      // every refusal goes to the auth log.
+      policy: this.#authLog.policy((key) => this.#curveKeys.get(key)),
       onConnectionEnded: () => this.#authLog.connectionClosed(),
       log: components.log.child({ component: "listener" }),
       onMessage: (frames) => this.handleMessage(frames),
@@ -268,9 +291,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     reconcilePendingBans(store, this.config.bansLog, this.#c.log);
     this.#writePendingBans();
     await this.#protectFriendAddresses();
-    await this.#authLog.start(
-      this.#friends.map((f) => ({ name: f.config.name, host: parseEndpointHost(f.config.endpoint) })),
-    );
+    await this.#authLog.start(this.#friendHosts());
     try {
       await this.#listener.start();
     } catch (err: unknown) {
@@ -298,7 +319,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#stopped = true;
     clearInterval(this.#expireTimer);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#markTimer);
     this.#commitGroup(true);
+    if (this.#unmarkedBans.size > 0 && this.#store !== undefined) {
+      this.#openGroup();
+      this.#commitGroup(true);
+    }
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
@@ -313,7 +339,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * and the reason is logged; returns false then.
    */
   reopenBansLog(): boolean {
-    this.#authLog.reopen();
     try {
       this.#bansLog.reopen();
     } catch (err: unknown) {
@@ -328,26 +353,78 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /**
+   * logrotate moved the auth log away: start a new file at the configured path. A file that cannot
+   * be opened is logged once and tried again at the next refused attempt.
+   */
+  reopenAuthLog(): void {
+    this.#authLog.reopen();
+  }
+
+  /** Each friend's name and endpoint host, for the auth log's never-counted addresses. */
+  #friendHosts(): { name: string; host: string }[] {
+    return this.#friends.map((f) => ({ name: f.config.name, host: parseEndpointHost(f.config.endpoint) }));
+  }
+
+  /** friends.d re-read on reload (see reload.ts): links to dropped friends close, new ones open. */
+  replaceFriends(configs: readonly FriendConfig[]): FriendPlan<Friend> {
+    const plan = planFriends(this.#friends, configs);
+    for (const f of plan.dropped) f.link.close();
+    const added = plan.added.map((c) => this.#makeFriend(c));
+    const next = [...plan.kept.map(({ friend, config }) => ({ ...friend, config })), ...added];
+    this.#friends.splice(0, this.#friends.length, ...next);
+    this.#friendsByKey.clear();
+    for (const f of next) this.#friendsByKey.set(f.key, f);
+    this.#curveKeys = new Map(next.map((f) => [f.config.curveKey, f.config.name]));
+    this.#rateLimit.setFriends(
+      next.map((f) => f.key),
+      this.#c.now(),
+    );
+    for (const f of added) f.link.start();
+    void this.#protectFriendAddresses();
+    void this.#authLog.setFriends(this.#friendHosts());
+    return plan;
+  }
+
+  /**
    * A ban from this host's own fail2ban: sign it, count it in full, send it to every friend. The
    * report is committed to the store (synced to disk) before this returns; its ban line, when the
    * score reaches the threshold, is written before too, or `banPending` says why it could not be.
+   * Any jail name is fine: the report carries its label (protocol/jail.ts). `time` (ms since the
+   * epoch, default now) is when the ban happened, for a report that waited in the spool; it must be
+   * neither in the future nor older than the report lifetime (refused as `invalid-time`, with a
+   * logged reason).
    */
-  reportLocal(ipText: string, jail: string): LocalReportResult {
+  reportLocal(ipText: string, jailName: string, time?: number): LocalReportResult {
     const ip = parseIp(ipText);
     if (ip === null) return { status: "invalid-ip" };
-    if (jail !== "" && !JAIL_NAME_PATTERN.test(jail)) return { status: "invalid-jail" };
-    if (this.#neverBan.has(ip.text)) {
-      this.#c.log.warn("not reporting an address on the never-ban list", { ip: ip.text, jail });
-      return { status: "ignored", reason: "on the never-ban list (ignore, loopback, own or friend address)" };
+    const jail = jailLabel(jailName);
+    const neverBanned = this.#neverBan.reason(ip);
+    if (neverBanned !== undefined) {
+      this.#c.log.warn("not reporting an address on the never-ban list", {
+        ip: ip.text,
+        jail,
+        why: neverBanned,
+      });
+      return { status: "ignored", reason: neverBanned };
     }
     const ledger = this.ledger;
     const now = this.#c.now();
+    const reportTime = time ?? now;
+    const lifetimeMs = this.config.reportLifetimeSeconds * 1000;
+    if (!Number.isSafeInteger(reportTime) || reportTime > now || now - reportTime >= lifetimeMs) {
+      const reason =
+        reportTime > now
+          ? `time ${new Date(reportTime).toISOString()} is in the future`
+          : `time ${Number.isSafeInteger(reportTime) ? new Date(reportTime).toISOString() : String(reportTime)} is not within the report lifetime (${this.config.reportLifetimeSeconds} s)`;
+      this.#c.log.warn("refusing a local report", { ip: ip.text, jail, reason });
+      return { status: "invalid-time", reason };
+    }
     const selfHex = this.identity.signingPublicKey.toString("hex");
     if (ledger.ownContribution(ip.text, selfHex, now) !== undefined) {
       return { status: "duplicate", ...this.#banState(ip.text) };
     }
     const signed = signReport(
-      { ip: ip.text, time: now, origin: this.identity.signingPublicKey, jail },
+      { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
     let accepted: Accepted[];
@@ -376,7 +453,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const ban = this.ledger.ban(ip);
     const score = this.ledger.score(ip);
     if (ban === undefined || ban.withheld) return { score, banned: false };
-    if (ban.writtenAt !== null) return { score, banned: true };
+    if (ban.writtenAt !== null || this.#unmarkedBans.has(ip)) return { score, banned: true };
     const cause = this.#failing.get("bans log") ?? "not written yet";
     return { score, banned: false, banPending: `bans log ${this.#bansLog.file}: ${cause}` };
   }
@@ -417,7 +494,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #openGroup(): void {
     if (this.#group !== undefined) return;
     this.#store!.begin();
-    this.#group = { frames: [], accepted: [] };
+    this.#group = { frames: [], accepted: [], marks: this.#applyBanMarks() };
     setImmediate(() => this.#commitGroup(false));
   }
 
@@ -439,8 +516,37 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return failure;
     }
     this.#writeRecovered("store");
+    for (const [ip, at] of group.marks) if (this.#unmarkedBans.get(ip) === at) this.#unmarkedBans.delete(ip);
     this.#afterCommit(group.accepted);
     return undefined;
+  }
+
+  /** Records the pending "written" marks in the open transaction; returns them (kept until commit). */
+  #applyBanMarks(): [string, number][] {
+    const marks = [...this.#unmarkedBans];
+    if (marks.length === 0) return marks;
+    try {
+      this.#store!.transaction(() => {
+        for (const [ip, at] of marks) this.#store!.markBanWritten(ip, at);
+      });
+    } catch {
+      return []; // kept in #unmarkedBans: tried again with the next transaction
+    }
+    return marks;
+  }
+
+  /** Commits the pending "written" marks on their own when no message comes to carry them. */
+  #flushBanMarks(): void {
+    this.#markTimer = undefined;
+    if (this.#unmarkedBans.size === 0 || this.#store === undefined) return;
+    if (this.#group !== undefined) {
+      // A group is open: try again once it is committed.
+      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
+      this.#markTimer.unref();
+      return;
+    }
+    this.#openGroup();
+    this.#commitGroup(false);
   }
 
   /** A write inside the group failed so that SQLite undid the whole transaction: retry its messages. */
@@ -482,6 +588,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       const checked = checkEntry(entry, reports[i]!, ctx);
       if (!checked.ok) {
         this.#rejected(checked.code, hop);
+        if (checked.code === "from-future" || checked.code === "expired") {
+          this.clockSkew.refused(hop.config.name, checked.code, reports[i]!.bytes, entry.path.length);
+        }
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
@@ -595,13 +704,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.#writeRecovered("bans log");
-    try {
-      this.#store!.transaction(() => {
-        for (const b of bans) this.#store!.markBanWritten(b.ip, at);
-      });
-    } catch (err: unknown) {
-      // The lines are written; start-up finds them in the bans log if the store never learns it.
-      this.#writeFailed("store", err);
+    for (const b of bans) this.#unmarkedBans.set(b.ip, at);
+    if (this.#markTimer === undefined && !this.#stopped) {
+      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
+      this.#markTimer.unref();
     }
     for (const b of bans) {
       this.stats.bans++;
@@ -622,9 +728,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         this.#writeFailed("store", err);
         return;
       }
-      if (pending.length === 0) return;
+      const unwritten = pending.filter((b) => !this.#unmarkedBans.has(b.ip));
+      if (unwritten.length === 0) return;
       const before = this.stats.bansLogErrors;
-      this.#writeBans(pending);
+      this.#writeBans(unwritten);
       if (this.stats.bansLogErrors !== before || pending.length < 1000) return;
     }
   }
@@ -764,11 +871,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) {
       const host = parseEndpointHost(f.config.endpoint);
       if (parseIp(host) !== null) {
-        this.#neverBan.add(host);
+        this.#neverBan.add(host, `the address of friend ${f.config.name}`);
         continue;
       }
       try {
-        for (const { address } of await dns.lookup(host, { all: true })) this.#neverBan.add(address);
+        for (const { address } of await dns.lookup(host, { all: true }))
+          this.#neverBan.add(address, `the address of friend ${f.config.name}`);
       } catch {
         this.#c.log.warn("cannot resolve friend's host; its address is not protected from bans", { host });
       }

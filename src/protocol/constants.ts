@@ -1,4 +1,6 @@
 /** Wire protocol version 1. docs/protocol.md is the normative description of every value here. */
+import { WIRE_LIMITS } from "../config/defaults.js";
+
 export const PROTOCOL_VERSION = 1;
 
 export const KIND_REPORT = 0x01;
@@ -12,18 +14,18 @@ export const KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 export const MESSAGE_ID_BYTES = 32;
 
-/** Jail names as fail2ban allows them in practice; at most 32 bytes of [A-Za-z0-9._-]. */
-export const MAX_JAIL_BYTES = 32;
-export const JAIL_NAME_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+/** Jail labels on the wire: 1 to 32 bytes of [A-Za-z0-9._-] (protocol/jail.ts makes them from names). */
+export const MAX_JAIL_BYTES = WIRE_LIMITS.MAX_JAIL_BYTES;
+export const JAIL_NAME_PATTERN = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_JAIL_BYTES}}$`);
 
-/** Longest IP text: a full IPv6 address with an embedded IPv4 tail. */
-export const MAX_IP_BYTES = 45;
+/** Longest IP text accepted: a full IPv6 address with an embedded IPv4 tail (canonical text is at most 39). */
+export const MAX_IP_BYTES = WIRE_LIMITS.MAX_IP_BYTES;
 /** Report header: version, kind, IP length, jail length, u64 time, origin key. */
 export const REPORT_HEADER_BYTES = 4 + 8 + KEY_BYTES;
 export const MAX_REPORT_BYTES = REPORT_HEADER_BYTES + MAX_IP_BYTES + MAX_JAIL_BYTES;
 
 /** Hard limit on a path on the wire; a node's max_hops may only be lower. */
-export const MAX_PATH = 16;
+export const MAX_PATH = WIRE_LIMITS.MAX_PATH;
 /** Reports carried by one envelope: bounds the frames of one ZeroMQ message. */
 export const MAX_ENTRIES = 64;
 
@@ -40,4 +42,4 @@ export const MAX_FRAMES = 2 + 2 * MAX_ENTRIES;
 export const MAX_FRAME_BYTES = MAX_ENVELOPE_BYTES;
 
 /** How far in the future a report's time may be before it is refused (clock skew allowance). */
-export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+export const MAX_CLOCK_SKEW_MS = WIRE_LIMITS.MAX_CLOCK_SKEW_MS;

@@ -1,32 +1,34 @@
+/**
+ * The one address grammar of f2bp2p: config (`ignore`), CLI (`report`, `score`), wire (section 5.1
+ * of docs/protocol.md), never-ban list and bans log all parse and print addresses here.
+ *
+ * - Input: an IPv4 dotted quad (strict: no leading zeros, no short forms) or any IPv6 text node's
+ *   net.isIP accepts, without zone index, brackets or port.
+ * - Canonical text: IPv4 dotted quad; IPv4-mapped IPv6 (`::ffff:0:0/96`) folds to the IPv4 address
+ *   it maps, so one attacker has one key; every other IPv6 address is RFC 5952 section 4 hex,
+ *   never with a dotted tail (fail2ban's `<ADDR>` does not read `::192.0.2.1`).
+ * - Ranges: `ADDRESS/PREFIX`; an IPv4-mapped range folds to the IPv4 range it maps.
+ */
 import net from "node:net";
 import { MAX_IP_BYTES } from "./constants.js";
 
 export type IpFamily = 4 | 6;
 
 export interface ParsedIp {
-  /** Canonical text: dotted quad for IPv4; for IPv6 what net.SocketAddress writes (RFC 5952 style, lower case, compressed; IPv4-compatible forms keep a dotted tail). */
+  /** Canonical text (see the module comment). */
   readonly text: string;
   readonly family: IpFamily;
+  /** 4 bytes for IPv4 (also for a folded IPv4-mapped address), 16 for IPv6. */
+  readonly bytes: Uint8Array;
 }
 
-const IPV4_MAPPED = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
-
 /**
- * Parses and normalises an IP address with node's own parser (net.isIP, net.SocketAddress).
- * IPv4-mapped IPv6 (::ffff:192.0.2.1) folds to IPv4 so one attacker has one key.
- * Returns null for anything that is not a plain address: hostnames, CIDRs, zone ids, ports.
+ * Parses and normalises one IP address. Returns null for anything that is not a plain address:
+ * host names, ranges, zone ids (`fe80::1%eth0`), brackets, ports, empty or over-long text.
  */
 export function parseIp(input: string): ParsedIp | null {
-  if (input.length === 0 || input.length > MAX_IP_BYTES || input.includes("%")) return null;
-  const family = net.isIP(input);
-  // net.isIP accepts only the strict dotted quad (no leading zeros, no short forms): already canonical.
-  if (family === 4) return { text: input, family: 4 };
-  if (family !== 6) return null;
-  const text = canonicalIpv6(input);
-  if (text === null) return null;
-  const mapped = IPV4_MAPPED.exec(text);
-  if (mapped) return parseIp(mapped[1]!);
-  return { text, family: 6 };
+  const bytes = addressBytes(input);
+  return bytes === null ? null : ipFromBytes(bytes);
 }
 
 /** True when the text is already exactly the canonical form parseIp would produce. */
@@ -34,10 +36,146 @@ export function isCanonicalIp(text: string): boolean {
   return parseIp(text)?.text === text;
 }
 
-function canonicalIpv6(input: string): string | null {
-  try {
-    return new net.SocketAddress({ address: input, family: "ipv6" }).address;
-  } catch {
-    return null;
+/** The address of 4 or 16 bytes, IPv4-mapped IPv6 folded to IPv4. */
+export function ipFromBytes(bytes: Uint8Array): ParsedIp {
+  if (bytes.length === 16 && isIpv4Mapped(bytes)) return ipFromBytes(bytes.slice(12));
+  if (bytes.length === 4) return { text: bytes.join("."), family: 4, bytes };
+  if (bytes.length !== 16) throw new RangeError(`an address has 4 or 16 bytes, not ${bytes.length}`);
+  return { text: formatIpv6(bytes), family: 6, bytes };
+}
+
+/** `::ffff:a.b.c.d`: 80 zero bits, 16 one bits, then the IPv4 address. */
+function isIpv4Mapped(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/** Bytes of the address as written (4 or 16, IPv4-mapped not folded), or null when not an address. */
+function addressBytes(input: string): Uint8Array | null {
+  if (input.length === 0 || input.length > MAX_IP_BYTES || input.includes("%")) return null;
+  const family = net.isIP(input);
+  if (family === 4) return Uint8Array.from(input.split(".").map(Number));
+  if (family === 6) return ipv6Bytes(input);
+  return null;
+}
+
+/** Bytes of an IPv6 text already accepted by net.isIP (so every group is valid hex or a dotted tail). */
+function ipv6Bytes(text: string): Uint8Array {
+  const groups = (part: string): number[] =>
+    part === ""
+      ? []
+      : part.split(":").flatMap((g) => {
+          if (!g.includes(".")) return [Number.parseInt(g, 16)];
+          const [a, b, c, d] = g.split(".").map(Number) as [number, number, number, number];
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const gap = text.indexOf("::");
+  const left = groups(gap < 0 ? text : text.slice(0, gap));
+  const right = gap < 0 ? [] : groups(text.slice(gap + 2));
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/**
+ * RFC 5952 section 4: lower-case hex, no leading zeros, `::` for the longest run of two or more zero
+ * groups (the first of equally long runs), never a dotted tail.
+ */
+function formatIpv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
   }
+  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(":");
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+}
+
+// ---------------------------------------------------------------------------
+// Ranges
+// ---------------------------------------------------------------------------
+
+export interface IpRange {
+  readonly family: IpFamily;
+  /** Network address: host bits cleared. */
+  readonly bytes: Uint8Array;
+  /** 0–32 for IPv4, 0–128 for IPv6. */
+  readonly prefix: number;
+  /** Canonical text: `ADDRESS` for a single address, else `NETWORK/PREFIX`. */
+  readonly text: string;
+}
+
+export type RangeProblem =
+  /** Not `ADDRESS` or `ADDRESS/PREFIX` with an address parseIp reads and a decimal prefix. */
+  | "invalid"
+  /** Prefix over 32 (IPv4) or 128 (IPv6). */
+  | "prefix-out-of-range"
+  /** An IPv4-mapped address with a prefix under 96: it would cover IPv6 space, not IPv4 addresses. */
+  | "mapped-prefix";
+
+export type ParsedRange =
+  | { readonly ok: true; readonly range: IpRange }
+  | { readonly ok: false; readonly problem: RangeProblem };
+
+/** What a valid range looks like, for error messages. */
+export const RANGE_EXPECTED =
+  "an IPv4 or IPv6 address, or a CIDR range ADDRESS/PREFIX (prefix 0 to 32 for IPv4, 0 to 128 for " +
+  "IPv6; an IPv4-mapped ::ffff:a.b.c.d/PREFIX takes 96 to 128 and means the IPv4 range a.b.c.d/PREFIX-96)";
+
+/**
+ * Parses `ADDRESS` or `ADDRESS/PREFIX`. Host bits are cleared (`192.0.2.77/24` is `192.0.2.0/24`);
+ * `::ffff:192.0.2.0/120` is `192.0.2.0/24`. A full-length prefix prints as the single address.
+ */
+export function parseRange(input: string): ParsedRange {
+  const slash = input.indexOf("/");
+  const written = addressBytes(slash < 0 ? input : input.slice(0, slash));
+  if (written === null) return { ok: false, problem: "invalid" };
+  let prefix = written.length * 8;
+  if (slash >= 0) {
+    const prefixText = input.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(prefixText)) return { ok: false, problem: "invalid" };
+    prefix = Number(prefixText);
+    if (prefix > written.length * 8) return { ok: false, problem: "prefix-out-of-range" };
+  }
+  let bytes = written;
+  if (written.length === 16 && isIpv4Mapped(written)) {
+    if (prefix < 96) return { ok: false, problem: "mapped-prefix" };
+    bytes = written.slice(12);
+    prefix -= 96;
+  }
+  const network = bytes.map((byte, i) => byte & (0xff << (8 - Math.min(8, Math.max(0, prefix - i * 8)))));
+  const ip = ipFromBytes(network);
+  const text = prefix === network.length * 8 ? ip.text : `${ip.text}/${prefix}`;
+  return { ok: true, range: { family: ip.family, bytes: network, prefix, text } };
+}
+
+/**
+ * True when the address lies in the range. IPv4 ranges hold IPv4 addresses (an IPv4-mapped address
+ * is IPv4 once parsed); IPv6 ranges hold only IPv6 addresses, so `::/0` never covers IPv4.
+ */
+export function rangeContains(range: IpRange, ip: ParsedIp): boolean {
+  if (range.family !== ip.family) return false;
+  const whole = range.prefix >> 3;
+  for (let i = 0; i < whole; i++) if (range.bytes[i] !== ip.bytes[i]) return false;
+  const rest = range.prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((ip.bytes[whole]! ^ range.bytes[whole]!) & mask) === 0;
 }

@@ -135,7 +135,10 @@ export class Ledger {
       expiresAt: known.expiresAt,
     });
     const score = this.score(ip);
-    const banNow = reachesThreshold(score, this.#options.threshold, this.#store.ban(ip) !== undefined);
+    // The ban record is looked up only when the score could ban: most reports stay below.
+    const banNow =
+      score >= this.#options.threshold &&
+      reachesThreshold(score, this.#options.threshold, this.#store.ban(ip) !== undefined);
     return { kind: "accepted", known, copy, improved, score, banNow };
   }
 

@@ -26,7 +26,7 @@ export const STORE_FILE = "state.db";
  * Page cache of the store's connection: what the node's memory holds of the database, whatever the
  * number of reports (SQLite's `cache_size`, in KiB when negative).
  */
-const CACHE_KIB = 16_384;
+const CACHE_KIB = 8192;
 /** The write-ahead log is cut back to this size after a checkpoint (SQLite journal_size_limit). */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 

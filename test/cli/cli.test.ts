@@ -158,10 +158,16 @@ describe("cli: run and report", () => {
     assert.equal(parsed.friends[0].reportsHeld, 1);
     assert.deepEqual(parsed.friends[0].rejected, {});
 
-    // logrotate: move the bans log away, SIGHUP, and the next ban goes to a new file at the same path.
+    // logrotate: move the bans log and the auth log away, SIGHUP, and the node starts a new file at
+    // each path; the next ban goes to the new bans log.
+    const authB = path.join(files.dir, "b", "auth.log");
+    assert.ok(fs.existsSync(authB), "the auth log is opened at start");
     fs.renameSync(bansB, `${bansB}.1`);
+    fs.renameSync(authB, `${authB}.1`);
     b.child.kill("SIGHUP");
     await waitFor(() => b.stderr().includes("bans log reopened"), 5000, "reopen");
+    await waitFor(() => fs.existsSync(authB), 5000, "the auth log made again at its path");
+    assert.equal(fs.statSync(authB).mode & 0o777, 0o640);
     assert.equal((await f2bp2p(["-c", files.configs.get("a")!, "report", "2001:db8::5"])).code, 0);
     await waitFor(
       () => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 2001:db8::5 "),
@@ -177,16 +183,41 @@ describe("cli: run and report", () => {
     assert.equal(fs.existsSync(path.join(files.dir, "a", "control.sock")), false);
   });
 
-  it("report: a bad IP exits 2, a stopped node exits 1 with a clear message", async () => {
+  it("report: a bad IP exits 2; a stopped node: queued in the spool, exit 0; no spool either: exit 1 and why", async () => {
     const files = await writeNetworkFiles({ nodes: [{ name: "solo" }], links: [] });
     dirs.push(files.dir);
     const config = files.configs.get("solo")!;
     const bad = await f2bp2p(["-c", config, "report", "203.0.113.300"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not an IPv4 or IPv6 address/);
-    const down = await f2bp2p(["-c", config, "report", "203.0.113.30"]);
-    assert.equal(down.code, 1);
-    assert.match(down.stderr, /cannot reach the f2bp2p node .*is 'f2bp2p run'/);
+    const spool = path.join(files.dir, "solo", "state", "spool");
+    assert.equal(fs.existsSync(spool), false, "nothing spooled for a bad report");
+
+    const before = Date.now();
+    const down = await f2bp2p(["-c", config, "report", "203.0.113.30", "--jail", "sshd"]);
+    const after = Date.now();
+    assert.equal(down.code, 0, down.stderr);
+    const queued =
+      /^203\.0\.113\.30: queued in (\S+\.report); the node takes it in when it runs \(cannot reach the f2bp2p node .*\)\n$/.exec(
+        down.stdout,
+      );
+    assert.ok(queued, down.stdout);
+    assert.equal(path.dirname(queued[1]!), spool);
+    const { time, ...rest } = JSON.parse(fs.readFileSync(queued[1]!, "utf8"));
+    assert.deepEqual(rest, { v: 1, ip: "203.0.113.30", jail: "sshd" });
+    assert.ok(time >= before && time <= after, `spooled time ${time} within the call`);
+    assert.equal(fs.statSync(queued[1]!).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(spool).mode & 0o7777, 0o2770);
+
+    // spool_dir is a file: nothing can be stored, and the message says so.
+    const blocked = path.join(files.dir, "solo", "not-a-folder");
+    fs.writeFileSync(blocked, "");
+    fs.appendFileSync(config, `spool_dir: ${blocked}\n`);
+    const nowhere = await f2bp2p(["-c", config, "report", "203.0.113.31"]);
+    assert.equal(nowhere.code, 1);
+    assert.equal(nowhere.stdout, "");
+    assert.match(nowhere.stderr, /cannot reach the f2bp2p node/);
+    assert.match(nowhere.stderr, /not spooled: cannot use spool folder .*not-a-folder: not a folder/);
   });
 
   it("run: a node never reports loopback or its ignore list", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import YAML from "yaml";
 import { leanReportArgs } from "../../src/cli/report-args.js";
-import { plainControlSocket } from "../../src/cli/report-fast.js";
+import { plainSetting } from "../../src/cli/report-fast.js";
 
 describe("the lean report path", () => {
   it("recognises report with its options in any order", () => {
@@ -36,24 +36,21 @@ describe("the lean report path", () => {
     }
   });
 
-  it("reads control_socket the way the YAML parser does, or asks for the parser", () => {
-    const cases = [
-      "name: a\ncontrol_socket: /run/f2bp2p/control.sock\n",
-      "control_socket: control.sock   # relative to this file\n",
-      'control_socket: "/run/with space/c.sock"\n',
-      "control_socket: '/run/quoted.sock'\nname: x\n",
-      "name: a\nlisten: tcp://127.0.0.1:7711\n",
-    ];
-    for (const text of cases) {
-      const parsed = YAML.parse(text).control_socket ?? "/run/f2bp2p/control.sock";
-      assert.equal(plainControlSocket(text), parsed, text);
-    }
-    for (const text of [
-      "control_socket: >\n  /run/folded.sock\n",
-      'control_socket: "/run/esc\\tape.sock"\n',
-      "control_socket: &a /x\n",
-    ]) {
-      assert.equal(plainControlSocket(text), null, text);
+  it("reads control_socket, state_dir and spool_dir the way the YAML parser does, or asks for the parser", () => {
+    for (const key of ["control_socket", "state_dir", "spool_dir"] as const) {
+      const cases = [
+        `name: a\n${key}: /run/f2bp2p/x\n`,
+        `${key}: x.d   # relative to this file\n`,
+        `${key}: "/run/with space/x"\n`,
+        `${key}: '/run/quoted'\nname: x\n`,
+        "name: a\nlisten: tcp://127.0.0.1:7711\n",
+      ];
+      for (const text of cases) {
+        assert.equal(plainSetting(text, key), YAML.parse(text)[key], text);
+      }
+      for (const text of [`${key}: >\n  /run/folded\n`, `${key}: "/run/esc\\tape"\n`, `${key}: &a /x\n`]) {
+        assert.equal(plainSetting(text, key), null, text);
+      }
     }
   });
 });

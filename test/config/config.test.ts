@@ -56,9 +56,11 @@ describe("loadNodeConfig: valid files", () => {
       authLog: "/var/log/f2bp2p/auth.log",
       controlSocket: "/run/f2bp2p/control.sock",
       stateDir: "/var/lib/f2bp2p",
+      spoolDir: "/var/lib/f2bp2p/spool",
       keysDir: path.join(dir, "keys"),
       friendsDir: path.join(dir, "friends.d"),
       ignore: [],
+      specialBannable: [],
       logLevel: "info",
       watch: null,
     });
@@ -78,6 +80,7 @@ describe("loadNodeConfig: valid files", () => {
         "bans_log: /tmp/bans.log",
         "control_socket: /tmp/f2bp2p.sock",
         "state_dir: /tmp/state",
+        "spool_dir: /var/spool/f2bp2p",
         "keys_dir: /tmp/keys",
         "friends_dir: /tmp/friends",
         "ignore: ['192.0.2.1', '198.51.100.0/24', '2001:db8::/32']",
@@ -97,6 +100,7 @@ describe("loadNodeConfig: valid files", () => {
     assert.equal(config.bansLog, "/tmp/bans.log");
     assert.equal(config.controlSocket, "/tmp/f2bp2p.sock");
     assert.equal(config.stateDir, "/tmp/state");
+    assert.equal(config.spoolDir, "/var/spool/f2bp2p");
     assert.equal(config.keysDir, "/tmp/keys");
     assert.equal(config.friendsDir, "/tmp/friends");
     assert.deepEqual(config.ignore, ["192.0.2.1", "198.51.100.0/24", "2001:db8::/32"]);
@@ -127,6 +131,8 @@ describe("loadNodeConfig: valid files", () => {
     assert.equal(config.bansLog, path.join(dir, "log/bans.log"));
     assert.equal(config.controlSocket, path.join(dir, "run/c.sock"));
     assert.equal(config.stateDir, path.join(dir, "state"));
+    // spool_dir's default follows state_dir.
+    assert.equal(config.spoolDir, path.join(dir, "state", "spool"));
     assert.equal(config.keysDir, path.join(path.dirname(dir), "shared-keys"));
     assert.equal(config.friendsDir, path.join(dir, "peers"));
     assert.deepEqual(config.watch, { fail2banLog: path.join(dir, "f2b.log"), jails: [] });
@@ -184,9 +190,9 @@ describe("loadNodeConfig: valid files", () => {
       "192.0.2.0/24",
       "203.0.113.9",
       "::1",
-      "::ffff:192.0.2.1",
+      "192.0.2.1",
       "0.0.0.0/0",
-      "2001:db8::1/128",
+      "2001:db8::1",
     ]);
   });
 

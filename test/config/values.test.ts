@@ -57,7 +57,7 @@ describe("normaliseIpOrCidr", () => {
         const again = normaliseIpOrCidr(first.value);
         assert.ok(again.ok);
         assert.equal(again.value, first.value);
-        const [network, bits] = first.value.split("/");
+        const [network, bits = "32"] = first.value.split("/");
         const list = new net.BlockList();
         list.addSubnet(network!, Number(bits), "ipv4");
         assert.ok(list.check(address, "ipv4"));
@@ -76,7 +76,7 @@ describe("normaliseIpOrCidr", () => {
         assert.ok(again.ok);
         assert.equal(again.value, first.value);
         if (prefix !== null) {
-          const [network, bits] = first.value.split("/");
+          const [network, bits = "128"] = first.value.split("/");
           const list = new net.BlockList();
           list.addSubnet(network!, Number(bits), "ipv6");
           assert.ok(list.check(address, "ipv6"));

@@ -90,6 +90,10 @@ export interface RunningNode {
   readonly home: string;
   readonly bansLog: string;
   readonly controlSocket: string;
+  /** The `f2bp2p run` process (for kill -9, SIGSTOP/SIGCONT). */
+  readonly child: ChildProcess;
+  /** Resolves once the process has exited. */
+  readonly exited: Promise<void>;
   /** Everything the node logged so far (its log goes to stderr). */
   stderr(): string;
   /** The bans log as it is now ("" before the first line). */
@@ -165,6 +169,8 @@ export async function runNode(name: string, config: string, teardown: Teardown):
     home,
     bansLog,
     controlSocket,
+    child,
+    exited,
     stderr: () => stderr,
     bans: () => (fs.existsSync(bansLog) ? fs.readFileSync(bansLog, "utf8") : ""),
     status,

@@ -24,6 +24,7 @@ export async function f2bp2p(args: readonly string[], env: NodeJS.ProcessEnv = {
     const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
       env: { ...process.env, F2BP2P_CONFIG: "", ...env },
       timeout: 30_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
   } catch (err: unknown) {
@@ -43,9 +44,12 @@ export interface RunningProcess {
 }
 
 const children = new Set<ChildProcess>();
-process.once("exit", () => {
+process.once("exit", killAll);
+
+/** Kills every node this process spawned and has not seen end: for `after` hooks before removing files. */
+export function killAll(): void {
   for (const child of children) child.kill("SIGKILL");
-});
+}
 
 /** Spawns `f2bp2p -c CONFIG run` and returns at once (see waitControl). */
 export function spawnRun(config: string, options: { uid?: number; gid?: number } = {}): RunningProcess {

@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { Fail2banLogWatcher, type Fail2banLogWatcherOptions } from "../../src/ingest/log-follower.js";
+import { Fail2banLogWatcher, type Fail2banLogWatcherOptions } from "../../src/ingest/fail2ban-log-watcher.js";
 import { requireFail2ban, startFail2ban } from "../helpers/fail2ban.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -29,7 +29,9 @@ interface Reported {
 async function watchLog(opts: Partial<Fail2banLogWatcherOptions> = {}) {
   const bans: Reported[] = [];
   const errors: unknown[] = [];
+  const unrecognised: string[] = [];
   const watcher = new Fail2banLogWatcher({
+    onUnrecognised: (message) => unrecognised.push(message),
     path: logPath,
     positionFile: join(dir, "state", "fail2ban-log.pos.json"),
     jails: [],
@@ -41,7 +43,7 @@ async function watchLog(opts: Partial<Fail2banLogWatcherOptions> = {}) {
   });
   watchers.push(watcher);
   await watcher.start();
-  return { bans, errors };
+  return { bans, errors, unrecognised, watcher };
 }
 
 const at = "2026-11-21 10:00:00,123";
@@ -107,23 +109,100 @@ describe("Fail2banLogWatcher (log lines written by the test)", () => {
     assert.deepEqual(bans, [{ ip: "203.0.113.34", jail: "sshd" }]);
   });
 
-  it("a failing onBan makes the bans come again (at least once), not lost", async () => {
+  it("a failing onBan makes the bans come again (at least once), not lost, counted once", async () => {
     await writeFile(logPath, "");
-    let fail = true;
+    const failOnce = new Set(["203.0.113.40", "203.0.113.41"]);
     const got: string[] = [];
-    await watchLog({
+    const { watcher } = await watchLog({
       pollIntervalMs: 50,
       onBan: async (ip) => {
         got.push(ip);
-        if (fail) {
-          fail = false;
-          throw new Error("node down");
-        }
+        if (failOnce.delete(ip)) throw new Error("node down");
       },
     });
     await appendFile(logPath, ban("sshd", "203.0.113.40"));
     await waitFor(() => got.length >= 2, 5000, "retry");
     assert.deepEqual(got, ["203.0.113.40", "203.0.113.40"]);
+    // A batch failing on its second line's ban: its lines are counted once, its ban once reported.
+    await appendFile(logPath, `${ban("sshd", "198.51.100.40")}${ban("sshd", "203.0.113.41")}`);
+    await waitFor(
+      () => got.filter((ip) => ip === "203.0.113.41").length === 2,
+      5000,
+      "retry of the second batch",
+    );
+    assert.equal(watcher.status().linesRead, 3);
+    assert.equal(watcher.status().bansReported, 3);
+  });
+});
+
+describe("Fail2banLogWatcher never stays silent about a file it cannot read", () => {
+  it("logtarget = SYSLOG: the syslog form of a ban is reported", async () => {
+    await writeFile(logPath, "");
+    const { bans, unrecognised, watcher } = await watchLog();
+    await appendFile(
+      logPath,
+      "Nov 30 12:00:00 host fail2ban.actions[1234]: NOTICE  [sshd] Ban 203.0.113.61\n",
+    );
+    await waitFor(() => bans.length === 1, 5000, "syslog ban");
+    assert.deepEqual(bans, [{ ip: "203.0.113.61", jail: "sshd" }]);
+    assert.deepEqual(unrecognised, []);
+    assert.equal(watcher.status().format, "fail2ban");
+  });
+
+  it("says at start, and in status, that the file is in a form it does not read", async () => {
+    const other = Array.from(
+      { length: 30 },
+      (_, i) => `12:00:${String(i).padStart(2, "0")} myapp: request ${i}\n`,
+    );
+    await writeFile(logPath, other.join(""));
+    const { bans, unrecognised, watcher } = await watchLog();
+    assert.equal(unrecognised.length, 1);
+    assert.match(
+      unrecognised[0]!,
+      /none of its last 30 lines is a fail2ban log line in a form log-watch reads/,
+    );
+    assert.equal(watcher.status().format, "unrecognised");
+    assert.match(watcher.status().warning ?? "", /bans in it will not be reported/);
+    // A recognisable line clears the warning.
+    await appendFile(logPath, `${at} fail2ban.actions        [1234]: NOTICE  [sshd] Ban 203.0.113.64\n`);
+    await waitFor(() => bans.length === 1, 5000, "ban");
+    assert.equal(watcher.status().format, "fail2ban");
+    assert.equal(watcher.status().warning, undefined);
+  });
+
+  it("a Ban line with an address it cannot read is reported as a problem, with the line", async () => {
+    await writeFile(logPath, "");
+    const { bans, errors } = await watchLog();
+    await appendFile(logPath, ban("sshd", "host.example") + ban("sshd", "203.0.113.65"));
+    await waitFor(() => bans.length === 1, 5000, "the good ban");
+    assert.deepEqual(bans, [{ ip: "203.0.113.65", jail: "sshd" }]);
+    assert.equal(errors.length, 1);
+    assert.match(
+      String(errors[0]),
+      /ban line not reported, not an IPv4 or IPv6 address: "host\.example": .*\[sshd\] Ban host\.example/,
+    );
+  });
+
+  it("warns once when the file grows by 100 lines and none is recognisable", async () => {
+    await writeFile(logPath, "");
+    const { unrecognised, watcher } = await watchLog();
+    assert.equal(watcher.status().format, "unknown");
+    const lines = Array.from({ length: 250 }, (_, i) => `2026-11-30T12:00:00Z host app[1]: line ${i}\n`);
+    await appendFile(logPath, lines.join(""));
+    await waitFor(() => watcher.status().linesRead === 250, 5000, "250 lines read");
+    assert.equal(unrecognised.length, 1);
+    assert.match(unrecognised[0]!, /100 new lines and none is a fail2ban log line/);
+    assert.deepEqual(
+      { ...watcher.status(), warning: undefined },
+      {
+        file: logPath,
+        format: "unrecognised",
+        linesRead: 250,
+        unrecognisedInARow: 250,
+        bansReported: 0,
+        warning: undefined,
+      },
+    );
   });
 });
 
@@ -176,5 +255,40 @@ describe("Fail2banLogWatcher with a real fail2ban-server", () => {
       { ip: "198.51.100.64", jail: "sshd" },
     ]);
     assert.deepEqual(errors, []);
+  });
+});
+
+describe("Fail2banLogWatcher with a real fail2ban-server and a jail named after a virtual host", () => {
+  it("reports the ban of a jail whose name is longer than a wire label", async (t) => {
+    if (!(await requireFail2ban(t))) {
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    await writeFile(join(dir, "in.log"), "");
+    const long = "shop1.customer-example-site.com-cc";
+    const { bans, errors, unrecognised } = await watchLog({ jails: [long] });
+    const server = await startFail2ban({
+      dir,
+      jails: {
+        [long]: {
+          enabled: true,
+          filter: "t",
+          backend: "polling",
+          logpath: join(dir, "in.log"),
+          action: "noop",
+        },
+      },
+      filters: { t: "[Definition]\nfailregex = ^FAIL <ADDR>$\n" },
+      actions: { noop: "[Definition]\nactionban = true\nactionunban = true\n" },
+    });
+    try {
+      await server.client("set", long, "banip", "203.0.113.60");
+      await waitFor(() => bans.length >= 1, 10_000, "ban of the long-named jail");
+    } finally {
+      await server.stop();
+    }
+    assert.deepEqual(bans, [{ ip: "203.0.113.60", jail: long }]);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(unrecognised, []);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isReportedJail, parseFail2banBan } from "../../src/ingest/fail2ban-log.js";
+import { classifyFail2banLine, isReportedJail, parseFail2banBan } from "../../src/ingest/fail2ban-log.js";
 
 // Lines copied from the log of a real fail2ban 1.0.2 server (Debian 12), run in a temp dir.
 const REAL = {
@@ -87,7 +87,7 @@ describe("parseFail2banBan", () => {
     );
     assert.equal(
       parseFail2banBan(
-        `2026-11-21 10:00:00,123 fail2ban.actions        [1]: NOTICE  [${"j".repeat(33)}] Ban 192.0.2.1`,
+        `2026-11-21 10:00:00,123 fail2ban.actions        [1]: NOTICE  [${"j".repeat(257)}] Ban 192.0.2.1`,
       ),
       null,
     );
@@ -107,5 +107,99 @@ describe("isReportedJail", () => {
     assert.equal(isReportedJail("sshd", ["sshd"], "f2bp2p"), true);
     assert.equal(isReportedJail("nginx", ["sshd"], "f2bp2p"), false);
     assert.equal(isReportedJail("f2bp2p", ["f2bp2p", "sshd"], "f2bp2p"), false);
+  });
+});
+
+describe("every form fail2ban writes its log in", () => {
+  const want = (jail: string, ip: string) => ({ kind: "ban", ban: { jail, ip } });
+
+  it("a jail named after a virtual host, longer than a wire label, is still a ban", () => {
+    const line =
+      "2026-11-30 12:00:00,000 fail2ban.actions        [1234]: NOTICE  [shop1.customer-example-site.com-cc] Ban 203.0.113.60";
+    assert.deepEqual(classifyFail2banLine(line), want("shop1.customer-example-site.com-cc", "203.0.113.60"));
+  });
+
+  it("logtarget = SYSLOG, as a syslog daemon writes it (traditional and RFC 3339 time)", () => {
+    assert.deepEqual(
+      classifyFail2banLine("Nov 30 12:00:00 host fail2ban.actions[1234]: NOTICE  [sshd] Ban 203.0.113.61"),
+      want("sshd", "203.0.113.61"),
+    );
+    assert.deepEqual(
+      classifyFail2banLine("Dec  1 02:03:04 web-1 fail2ban.actions[99]: NOTICE [sshd] Ban 2001:db8::61"),
+      want("sshd", "2001:db8::61"),
+    );
+    assert.deepEqual(
+      classifyFail2banLine(
+        "2026-11-30T12:00:00.123456+00:00 host fail2ban.actions[1234]: NOTICE [nginx] Ban 198.51.100.61",
+      ),
+      want("nginx", "198.51.100.61"),
+    );
+  });
+
+  it("logtarget = SYSTEMD-JOURNAL, as journalctl and rsyslog print it", () => {
+    assert.deepEqual(
+      classifyFail2banLine("Nov 30 12:00:00 host fail2ban[1234]: [sshd] Ban 203.0.113.62"),
+      want("sshd", "203.0.113.62"),
+    );
+    assert.deepEqual(
+      classifyFail2banLine("2026-11-30T12:00:00+0000 host fail2ban[1234]: [sshd] Ban 203.0.113.62"),
+      want("sshd", "203.0.113.62"),
+    );
+    assert.deepEqual(
+      classifyFail2banLine("Nov 30 12:00:00 host fail2ban[1234]: [sshd] Restore Ban 203.0.113.62"),
+      {
+        kind: "fail2ban",
+      },
+    );
+  });
+
+  it("logtarget = STDOUT under systemd, as the service's output in the journal", () => {
+    assert.deepEqual(
+      classifyFail2banLine(
+        "Nov 30 12:00:00 host fail2ban-server[1234]: fail2ban.actions        [1234]: NOTICE  [sshd] Ban 203.0.113.63",
+      ),
+      want("sshd", "203.0.113.63"),
+    );
+    assert.deepEqual(
+      classifyFail2banLine(
+        "Nov 30 12:00:00 host fail2ban-server[1234]: 2026-11-30 12:00:00,000 fail2ban.actions [1234]: NOTICE [sshd] Ban 203.0.113.63",
+      ),
+      want("sshd", "203.0.113.63"),
+    );
+  });
+
+  it("other fail2ban lines are recognised as fail2ban's, other programs' lines are not", () => {
+    for (const line of Object.values(REAL).filter((l) => !l.includes("] Ban "))) {
+      assert.deepEqual(classifyFail2banLine(line), { kind: "fail2ban" }, line);
+    }
+    assert.deepEqual(
+      classifyFail2banLine("Nov 30 12:00:00 host fail2ban.filter[1]: INFO [sshd] Found 192.0.2.1"),
+      {
+        kind: "fail2ban",
+      },
+    );
+    for (const line of [
+      "Nov 30 12:00:00 host sshd[77]: Invalid user fail2ban.actions[1]: NOTICE [sshd] Ban 192.0.2.1",
+      "Nov 30 12:00:00 host sshd[77]: Failed password for root from 192.0.2.1 port 22 ssh2",
+      "Nov 30 12:00:00 host kernel: fail2ban[1]: [sshd] Ban 192.0.2.1",
+      "some application log line",
+      "12:00:00 fail2ban.actions: [sshd] Ban 192.0.2.1",
+    ]) {
+      assert.deepEqual(classifyFail2banLine(line), { kind: "other" }, line);
+    }
+  });
+});
+
+describe("a Ban line f2bp2p cannot read is said, not dropped silently", () => {
+  it("an address that is not one, or a jail name over 256 characters", () => {
+    const prefix = "2026-11-21 10:00:00,123 fail2ban.actions        [1234]: NOTICE  ";
+    assert.deepEqual(classifyFail2banLine(`${prefix}[sshd] Ban 203.0.113.256`), {
+      kind: "unreadable-ban",
+      reason: 'not an IPv4 or IPv6 address: "203.0.113.256"',
+    });
+    assert.deepEqual(classifyFail2banLine(`${prefix}[${"j".repeat(257)}] Ban 203.0.113.9`), {
+      kind: "unreadable-ban",
+      reason: "jail name over 256 characters",
+    });
   });
 });

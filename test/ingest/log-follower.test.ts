@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   appendFile,
   mkdir,
@@ -142,6 +144,75 @@ describe("LogFollower", () => {
     await appendFile(logPath, "new 2\n");
     await waitFor(hasLines(h, "new 2"), 5000, "new 2");
     assert.deepEqual(h.lines, ["new 1", "late old", "late unterminated", "new 2"]);
+  });
+
+  it("logrotate without reopen: a ban written to the rotated file 35 s later is still delivered", async () => {
+    let clock = 1_000_000;
+    await writeFile(logPath, "");
+    const h = await follow({ rotateGraceMs: 30_000, now: () => clock });
+    await rename(logPath, `${logPath}.1`);
+    await writeFile(logPath, ""); // logrotate's `create`; postrotate does not make the writer reopen
+    await appendFile(`${logPath}.1`, "still old 1\n");
+    await waitFor(hasLines(h, "still old 1"), 5000, "line in the rotated file");
+    clock += 35_000;
+    await appendFile(`${logPath}.1`, "still old 2\n");
+    await waitFor(hasLines(h, "still old 2"), 5000, "line 35 s later in the rotated file");
+    clock += 3_600_000;
+    await appendFile(`${logPath}.1`, "still old 3\n");
+    await waitFor(hasLines(h, "still old 3"), 5000, "line an hour later in the rotated file");
+    assert.deepEqual(h.lines, ["still old 1", "still old 2", "still old 3"]);
+    assert.deepEqual(h.errors, []);
+  });
+
+  it("a rotated file that grows after the new file got lines and it was left: delivered and reported", async () => {
+    let clock = 1_000_000;
+    await writeFile(logPath, "");
+    const h = await follow({ rotateGraceMs: 30_000, now: () => clock });
+    await rename(logPath, `${logPath}.1`);
+    await writeFile(logPath, "new 1\n");
+    await waitFor(hasLines(h, "new 1"), 5000, "new file");
+    clock += 30_000;
+    await appendFile(logPath, "new 2\n"); // the check that leaves the quiet rotated file
+    await waitFor(hasLines(h, "new 2"), 5000, "new 2");
+    assert.deepEqual(h.errors, []);
+    await appendFile(`${logPath}.1`, "late in old\n");
+    await waitFor(hasLines(h, "late in old"), 5000, "late line in the left file");
+    assert.deepEqual(h.lines, ["new 1", "new 2", "late in old"]);
+    assert.equal(h.errors.length, 1);
+    assert.match(
+      String(h.errors[0]),
+      /fail2ban\.log\.1: rotated log still written after .*fail2ban\.log received lines/,
+    );
+  });
+
+  it("a rotated file a process still holds open for writing is never left, even after the new file got lines", async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip("needs root to read other processes' descriptors in /proc");
+      return;
+    }
+    let clock = 1_000_000;
+    await writeFile(logPath, "");
+    const h = await follow({ rotateGraceMs: 30_000, now: () => clock });
+    // The writer opens the log once and keeps it, as fail2ban does; it appends a line per input line.
+    const writer = spawn(
+      "sh",
+      ["-c", 'exec 3>>"$1"; echo ready; while read -r l; do echo "$l" >&3; done', "sh", logPath],
+      {
+        stdio: ["pipe", "pipe", "ignore"],
+      },
+    );
+    t.after(() => writer.kill("SIGKILL"));
+    await once(writer.stdout!, "data");
+    await rename(logPath, `${logPath}.1`);
+    await writeFile(logPath, "new 1\n");
+    await waitFor(hasLines(h, "new 1"), 5000, "new file");
+    clock += 60_000;
+    await appendFile(logPath, "new 2\n"); // a check after the grace period: the writer still holds .1
+    await waitFor(hasLines(h, "new 2"), 5000, "new 2");
+    writer.stdin!.write("held 1\n");
+    await waitFor(hasLines(h, "held 1"), 5000, "line from the writer that never reopened");
+    assert.deepEqual(h.lines, ["new 1", "new 2", "held 1"]);
+    assert.deepEqual(h.errors, []); // not left, so its growth is no surprise
   });
 
   it("keeps reading the old file while the path is missing after a rename", async () => {

@@ -40,6 +40,17 @@ describe("token bucket", () => {
     assert.equal(limit.admits(claimB, 0), true);
     assert.equal(limit.admits({ sender: "cc", cost: 1 }, 0), true); // not a friend: refused later, cheaply
   });
+
+  it("after a reload: a friend that stays keeps its bucket, a new friend is limited from its first message", () => {
+    const limit = new FriendRateLimit({ reportsPerSecond: 1, burst: 2 }, ["aa", "bb"], 0);
+    limit.charge("aa", 2, 0);
+    limit.setFriends(["aa", "cc"], 0);
+    assert.equal(limit.admits({ sender: "aa", cost: 1 }, 0), false, "a reload does not refill aa");
+    limit.charge("cc", 2, 0);
+    assert.equal(limit.admits({ sender: "cc", cost: 1 }, 0), false, "cc, added by the reload, has a bucket");
+    limit.charge("bb", 5, 0); // dropped: no bucket left to charge, its messages fail verification
+    assert.equal(limit.admits({ sender: "bb", cost: 1 }, 0), true);
+  });
 });
 
 /** A real node's receive pipeline on a fake clock: a flooding friend is cut off, another is not. */

@@ -3,6 +3,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { askNode } from "../../src/cli/control-client.js";
 import { EXIT_OK, EXIT_STATE } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
@@ -11,11 +12,12 @@ import { parseIp } from "../../src/protocol/ip.js";
 import { signReport } from "../../src/protocol/report.js";
 import { encodeRecord } from "../../src/state/journal-import.js";
 import { VIA_SELF } from "../../src/trust/rules.js";
-import { banCounts, f2bp2p, runNode, spawnRun } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, killAll, runNode, spawnRun } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const dirs: string[] = [];
 after(() => {
+  killAll();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -154,6 +156,13 @@ describe("durable state: one node per state dir", () => {
     const p = await pair();
     const a = await runNode(p.config("a"));
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", attacker(1)])).code, EXIT_OK);
+    // The ban line's "written" mark is committed up to half a second later: the snapshot must come
+    // after it, or that commit would pass for the second run's doing.
+    await waitFor(
+      async () => (await bansJson(p.config("a"))).ips.every((e) => e.ban === "written"),
+      20_000,
+      "the ban marked written in a's store",
+    );
     const home = path.dirname(p.config("a"));
     const before = fileSnapshot(home);
     const second = spawnRun(p.config("a"));
@@ -183,6 +192,12 @@ describe("durable state: what the store holds", () => {
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "203.0.113.70", "--jail", "sshd"])).code, 0);
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "198.51.100.71"])).code, 0);
     await waitFor(() => banCounts(p.bansLog("b")).size === 2, 20_000, "both at b");
+    // The store learns that a line is written with its next commit (at most half a second later).
+    await waitFor(
+      async () => (await bansJson(p.config("b"))).ips.every((e) => e.ban === "written"),
+      20_000,
+      "both marked written in b's store",
+    );
     const json = await bansJson(p.config("b"));
     assert.equal(json.version, 1);
     assert.deepEqual(
@@ -260,6 +275,15 @@ describe("durable state: a damaged store stops the start and is kept as it is", 
     ["a flipped byte in its header", (f) => flipByte(f, 3), /not an SQLite database/],
     ["a flipped byte in a page header", (f) => flipByte(f, 4096), /damage|damaged|malformed/],
     ["zero length", (f) => fs.truncateSync(f, 0), /the file is empty \(zero length\)/],
+    [
+      "written by a newer f2bp2p",
+      (f) => {
+        const db = new Database(f);
+        db.pragma("user_version = 99");
+        db.close();
+      },
+      /it was written by a newer f2bp2p \(schema 99; this one knows up to \d+\)/,
+    ],
     [
       "a directory",
       (f) => {

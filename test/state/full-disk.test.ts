@@ -5,13 +5,14 @@ import path from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
 import YAML from "yaml";
 import { askNode } from "../../src/cli/control-client.js";
-import { EXIT_NOT_WRITTEN, EXIT_OK } from "../../src/cli/exit-codes.js";
+import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
-import { banCounts, f2bp2p, runNode } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, killAll, runNode } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const cleanups: (() => void)[] = [];
 after(() => {
+  killAll();
   for (const c of cleanups.reverse()) c();
 });
 
@@ -148,7 +149,7 @@ describe("full disk", () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
-  it("state store: report exits 4 and says why, friends' messages wait, all is applied once the disk is back", async (t) => {
+  it("state store: report exits 1 and says why, friends' messages wait, all is applied once the disk is back", async (t) => {
     const disk = smallDisk(t, 1024);
     if (disk === null) return;
     const p = await pair({ a: { state_dir: path.join(disk, "state") } });
@@ -157,9 +158,11 @@ describe("full disk", () => {
     await connected(p.socket("a"));
     const filler = fill(disk);
 
+    // The spool is on the same full disk: the report can be neither stored nor queued, and says both.
     const own = await f2bp2p(["-c", p.config("a"), "report", "198.51.100.90"]);
-    assert.equal(own.code, EXIT_NOT_WRITTEN, own.stderr);
-    assert.match(own.stderr, /state store .*state\.db: no space left on device/);
+    assert.equal(own.code, EXIT_FAILURE, own.stderr);
+    assert.match(own.stderr, /the node could not store it: state store .*state\.db: no space left on device/);
+    assert.match(own.stderr, /not spooled: cannot write to spool folder .*: no space left on the device/);
     // b's report reaches a while a cannot store it: it waits in a's memory.
     assert.equal((await f2bp2p(["-c", p.config("b"), "report", "198.51.100.91"])).code, EXIT_OK);
     await waitFor(

@@ -196,8 +196,15 @@ describe("Ledger", () => {
     l.apply({ signed: report(2), trust: 64, via: F80, path: [testKey(2).publicKey, testKey(7).publicKey] });
     const [first, second] = l.contributions("203.0.113.7");
     assert.deepEqual(
-      { ...first, expiresAt: 0 },
-      { origin: testKey(2).publicKey.toString("hex"), trust: 64, via: F80, hops: 2, expiresAt: 0 },
+      { ...first, expiresAt: 0, firstSeen: 0 },
+      {
+        origin: testKey(2).publicKey.toString("hex"),
+        trust: 64,
+        via: F80,
+        hops: 2,
+        expiresAt: 0,
+        firstSeen: 0,
+      },
     );
     assert.equal(second!.hops, 3);
   });
