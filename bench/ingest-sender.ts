@@ -10,6 +10,7 @@ type Command =
   | { op: "load"; file: string }
   | { op: "connect"; endpoint: string; serverKey: string; publicKey: string; secretKey: string }
   | { op: "go"; set: number }
+  | { op: "trickle"; set: number; intervalMs: number }
   | { op: "exit" };
 
 const sets: Buffer[][][] = [];
@@ -50,6 +51,19 @@ async function go(set: number): Promise<void> {
   reply({ op: "sent", ms: performance.now() - start });
 }
 
+/** Sends one message every `intervalMs`, and replies with each one's wall-clock send time (ms). */
+async function trickle(set: number, intervalMs: number): Promise<void> {
+  const messages = sets[set];
+  if (socket === undefined || messages === undefined) throw new Error("not connected or no such set");
+  const times: number[] = [];
+  for (const frames of messages) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    times.push(performance.timeOrigin + performance.now());
+    await socket.send(frames);
+  }
+  reply({ op: "trickled", times });
+}
+
 const deadline = setTimeout(() => process.exit(3), 10 * 60_000);
 deadline.unref();
 process.on("disconnect", () => process.exit(0));
@@ -66,6 +80,9 @@ process.on("message", (command: Command) => {
         return;
       case "go":
         await go(command.set);
+        return;
+      case "trickle":
+        await trickle(command.set, command.intervalMs);
         return;
       case "exit":
         socket?.close();

@@ -18,6 +18,7 @@ import {
   REPO_ROOT,
   renderResult,
 } from "./common.js";
+import { flood } from "./flood.js";
 import { hops } from "./hops.js";
 import { ingest } from "./ingest.js";
 import { network } from "./network.js";
@@ -27,6 +28,7 @@ import { state } from "./state.js";
 export const BENCHMARKS: readonly Benchmark[] = [
   { name: "signatures", title: "Ed25519 sign/verify: tweetnacl vs node:crypto", run: signatures },
   { name: "ingest", title: "one node fed by one friend", run: ingest },
+  { name: "flood", title: "one friend floods, another's report waits", run: flood },
   { name: "hops", title: "latency along a chain of 10 node processes", run: hops },
   { name: "cli", title: "`f2bp2p report` wall time", run: cli },
   { name: "network", title: "random friend graph on loopback", run: network },

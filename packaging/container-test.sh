@@ -336,6 +336,7 @@ remove_then_purge() {
 	local left
 	left=$(ct sh -c 'ls -d /etc/f2bp2p /var/lib/f2bp2p /var/log/f2bp2p /run/f2bp2p /usr/lib/f2bp2p \
 		/etc/fail2ban/jail.d/f2bp2p.conf /etc/fail2ban/action.d/f2bp2p.conf /etc/fail2ban/filter.d/f2bp2p.conf \
+		/etc/fail2ban/jail.d/f2bp2p-auth.conf /etc/fail2ban/filter.d/f2bp2p-auth.conf \
 		/etc/logrotate.d/f2bp2p /etc/systemd/system/multi-user.target.wants/f2bp2p.service 2>/dev/null' || true)
 	[ -z "$left" ] || { echo "left after purge: $left"; return 1; }
 	# The admin's own fail2ban file stays.

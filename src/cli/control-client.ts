@@ -3,6 +3,7 @@ import net from "node:net";
 import path from "node:path";
 import type { ControlRequest, ControlResponse } from "../node/control-protocol.js";
 import { groupName } from "../util/folder-owner.js";
+import { unsafeFolder } from "../util/unsafe-folder.js";
 
 export class NodeNotRunningError extends Error {
   readonly code = "ERR_NODE_NOT_RUNNING";
@@ -14,11 +15,19 @@ export class NodeNotRunningError extends Error {
   }
 }
 
-/** The node runs, but its control socket is not for this user (EACCES): say so, and who may. */
+/**
+ * The socket is there but may not be used: this user lacks the permission (EACCES, EPERM: the
+ * message says who may), or the path is not safe to talk to (a symlink, or a folder another user
+ * can write: what answers there could be theirs, not the node). `why` is given for the latter only.
+ */
 export class ControlAccessError extends Error {
   readonly code = "ERR_CONTROL_ACCESS";
-  constructor(socketPath: string) {
-    super(`permission denied on ${socketPath}: ${whoMayUse(socketPath)}`);
+  constructor(socketPath: string, why?: string) {
+    super(
+      why === undefined
+        ? `permission denied on ${socketPath}: ${whoMayUse(socketPath)}`
+        : `${socketPath}: ${why}`,
+    );
     this.name = "ControlAccessError";
   }
 }
@@ -34,6 +43,21 @@ function whoMayUse(socketPath: string): string {
   }
 }
 
+/** Refuses a control socket path another local user could have put there. */
+function checkSocketPath(socketPath: string): void {
+  let unsafe: string | undefined;
+  try {
+    if (fs.lstatSync(socketPath).isSymbolicLink()) unsafe = "is a symlink, not the node's socket";
+    else unsafe = unsafeFolder(path.dirname(socketPath));
+    if (unsafe !== undefined && !unsafe.startsWith("is ")) unsafe = `its folder is not safe: ${unsafe}`;
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") throw new ControlAccessError(socketPath);
+    return; // missing: connecting says so
+  }
+  if (unsafe !== undefined) throw new ControlAccessError(socketPath, `refusing to use it: ${unsafe}`);
+}
+
 /** Sends one request to the running node and waits for its one-line answer. */
 export function askNode(
   socketPath: string,
@@ -41,6 +65,7 @@ export function askNode(
   timeoutMs = 5000,
 ): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
+    checkSocketPath(socketPath);
     const socket = net.connect(socketPath);
     let answer = "";
     const fail = (cause: string): void => {

@@ -171,7 +171,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       {},
       async (a) => {
         const { checkConfig } = await import("./check.js");
-        process.stdout.write(`${checkConfig(a.config as string | undefined, env)}\n`);
+        process.stdout.write(`${await checkConfig(a.config as string | undefined, env)}\n`);
       },
     )
     .command(

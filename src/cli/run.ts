@@ -1,6 +1,7 @@
 import path from "node:path";
 import * as zmq from "zeromq";
 import { probeOwnClock } from "../clock/own-clock.js";
+import { ConfigError } from "../config/errors.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
 import type { NodeConfig } from "../config/types.js";
 import { Fail2banLogWatcher } from "../ingest/fail2ban-log-watcher.js";
@@ -16,6 +17,7 @@ import { folderOfAnotherUser } from "../util/folder-owner.js";
 import type { Logger } from "../util/logger.js";
 import { createLogger } from "../util/logger.js";
 import { UsageError } from "./errors.js";
+import { permissionFindings } from "./preflight.js";
 
 /** A node with everything around it that `f2bp2p run` starts, and stops again in reverse order. */
 export interface RunningNode {
@@ -30,6 +32,8 @@ export async function startNode(
   env: NodeJS.ProcessEnv,
 ): Promise<RunningNode> {
   const config = loadNodeConfig(findConfigPath(configOption, env));
+  const permissions = permissionFindings(config);
+  if (permissions.problems.length > 0) throw new ConfigError(permissions.problems);
   refuseRootInServiceFolders(config, configOption);
   const identity = loadIdentity(config.keysDir);
   const friends = loadFriends(config.friendsDir, {
@@ -37,6 +41,7 @@ export async function startNode(
     curveKey: identity.curvePublicKey,
   });
   const log = createLogger(config.logLevel, config.name);
+  for (const warning of permissions.warnings) log.warn(warning);
   // The state dir's lock comes first: a second node stops here, before it touches any file.
   const state = openNodeState(config.stateDir);
   const node = new F2bNode(config, friends, identity, {

@@ -13,7 +13,13 @@ export const NODE_DEFAULTS = {
   report_lifetime: "24h",
   max_hops: 6,
   max_reports_per_friend: 250_000,
+  /** Sustained reports per second a friend may send (rate limit before signature checks). */
+  friend_reports_per_second: 200,
+  /** Reports a friend may send at once after a quiet period (a resend after reconnecting, a catch-up). */
+  friend_burst: 20_000,
   bans_log: "/var/log/f2bp2p/bans.log",
+  /** Authentication failures and refused connections, for the f2bp2p-auth fail2ban jail. */
+  auth_log: "/var/log/f2bp2p/auth.log",
   control_socket: "/run/f2bp2p/control.sock",
   state_dir: "/var/lib/f2bp2p",
   keys_dir: "keys",
@@ -42,6 +48,8 @@ export const LIMITS = {
   report_lifetime: { min: 60, max: 30 * 86400 },
   max_hops: { min: 1, max: WIRE_LIMITS.MAX_PATH },
   max_reports_per_friend: { min: 1000, max: 10_000_000 },
+  friend_reports_per_second: { min: 1, max: 1_000_000 },
+  friend_burst: { min: 1, max: 10_000_000 },
   trust: { min: 0, max: 100 },
   /** Node and friend names. */
   name: { min: 1, max: 64 },

@@ -11,7 +11,11 @@ export type ConfigProblemCode =
   | "invalid-value"
   | "duplicate-friend-name"
   | "duplicate-friend-key"
-  | "friend-is-self";
+  | "friend-is-self"
+  // The value is well formed but this host cannot use it (address not local, folder not writable).
+  | "unusable"
+  // Others could change it: the keys folder, node.key (docs/security.md).
+  | "unsafe";
 
 /** One mistake in one configuration file. */
 export interface ConfigProblem {

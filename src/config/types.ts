@@ -17,8 +17,14 @@ export interface NodeConfig {
    * 250,000). A friend can sign reports as invented origins; this keeps one from exhausting memory.
    */
   readonly maxReportsPerFriend: number;
+  /** Reports per second one friend may send before its messages are dropped unverified (1 – 1,000,000). */
+  readonly friendReportsPerSecond: number;
+  /** Reports one friend may send at once after a quiet period (1 – 10,000,000). */
+  readonly friendBurst: number;
   /** File that fail2ban's f2bp2p jail watches. */
   readonly bansLog: string;
+  /** File of refused connection attempts (one line each) that fail2ban's f2bp2p-auth jail watches. */
+  readonly authLog: string;
   /** Unix socket for `f2bp2p report`, created with mode 0660. */
   readonly controlSocket: string;
   /** Folder for the node's persistent state. */

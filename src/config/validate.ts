@@ -2,6 +2,7 @@
  * Pure validation of parsed configuration values: no file access, no environment.
  * load.ts reads and parses the files and hands the parsed values to the functions here.
  */
+
 import * as net from "node:net";
 import * as path from "node:path";
 import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
@@ -567,7 +568,14 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
       rangeRule(LIMITS.max_reports_per_friend),
       d.max_reports_per_friend,
     ),
+    friendReportsPerSecond: r.optional(
+      "friend_reports_per_second",
+      rangeRule(LIMITS.friend_reports_per_second),
+      d.friend_reports_per_second,
+    ),
+    friendBurst: r.optional("friend_burst", rangeRule(LIMITS.friend_burst), d.friend_burst),
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
+    authLog: r.optional("auth_log", pathRule(baseDir), d.auth_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),
     stateDir: r.optional("state_dir", pathRule(baseDir), d.state_dir),
     spoolDir: undefined as string | undefined,

@@ -73,6 +73,7 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
       threshold: node.threshold ?? 80,
       max_hops: node.maxHops ?? 6,
       bans_log: "bans.log",
+      auth_log: "auth.log",
       control_socket: "control.sock",
       state_dir: "state",
       ignore: node.ignore ?? [],
@@ -120,7 +121,12 @@ export class LocalNetwork {
   }
 
   static async start(spec: NetworkSpec, options: { dir?: string; log?: Logger } = {}): Promise<LocalNetwork> {
-    const network = new LocalNetwork(await writeNetworkFiles(spec, options.dir), new zmq.Context());
+    return LocalNetwork.startFrom(await writeNetworkFiles(spec, options.dir), options);
+  }
+
+  /** Starts the nodes of files written (and perhaps edited since) by writeNetworkFiles. */
+  static async startFrom(files: NetworkFiles, options: { log?: Logger } = {}): Promise<LocalNetwork> {
+    const network = new LocalNetwork(files, new zmq.Context());
     for (const [name, file] of network.files.configs) {
       const node = loadNode(file, { context: network.context, ...(options.log ? { log: options.log } : {}) });
       network.nodes.set(name, node);

@@ -1,6 +1,8 @@
 import type { WatchStatus } from "../ingest/fail2ban-log-watcher.js";
 import { shortId } from "../keys/identity.js";
 import { parseIp } from "../protocol/ip.js";
+import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
+import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
 import type { ControlRequest, ControlResponse } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
@@ -92,11 +94,18 @@ export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string,
       endpoint: f.config.endpoint,
       trust: f.config.trust,
       connected: f.link.connected,
+      link: f.link.state,
+      ...(f.link.connected ? {} : { why: LINK_STATE_TEXT[f.link.state] }),
       sent: f.link.sent,
       queued: f.link.queued,
       dropped: f.link.dropped,
       reportsHeld: node.ledger.broughtBy(f.key),
       rejected: f.rejected,
+      // Refusals a correct friend never causes: a misbehaving or broken friend shows here.
+      faults: Object.entries(f.rejected).reduce(
+        (n, [code, count]) => n + (REJECT_SEVERITY[code as RejectCode] === "friend-fault" ? (count ?? 0) : 0),
+        0,
+      ),
     })),
   };
 }

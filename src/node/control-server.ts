@@ -2,16 +2,24 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Logger } from "../util/logger.js";
+import { unsafeFolder } from "../util/unsafe-folder.js";
 import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from "./control-protocol.js";
 
 export interface ControlHandler {
   handle(request: ControlRequest): ControlResponse;
 }
 
+/** Mode of the control socket's folder when the node creates it (never left to the umask). */
+export const CONTROL_FOLDER_MODE = 0o750;
+/** Mode of the socket itself: the node's group (the fail2ban action's) may report. */
+export const CONTROL_SOCKET_MODE = 0o660;
+
 /**
  * Unix socket for local commands (`f2bp2p report`, `f2bp2p status`), mode 0660 so the fail2ban
  * action's group can use it. A stale socket from a crash is replaced; a live one means another node
- * already runs on this config, and start() fails.
+ * already runs on this config, and start() fails. The node refuses a folder that other users can
+ * write (they could put their own socket in its place and answer root's `report`) and anything but
+ * a socket at the path (a symlink planted there is never followed nor removed).
  */
 export class ControlServer {
   readonly #file: string;
@@ -27,13 +35,19 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    fs.mkdirSync(path.dirname(this.#file), { recursive: true });
+    const folder = path.dirname(this.#file);
+    if (!fs.existsSync(folder)) {
+      fs.mkdirSync(folder, { recursive: true, mode: CONTROL_FOLDER_MODE });
+      fs.chmodSync(folder, CONTROL_FOLDER_MODE);
+    }
+    const unsafe = unsafeFolder(folder);
+    if (unsafe !== undefined) throw new Error(`refusing the control socket folder ${folder}: ${unsafe}`);
     await removeStaleSocket(this.#file);
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
       this.#server.listen(this.#file, () => resolve());
     });
-    fs.chmodSync(this.#file, 0o660);
+    fs.chmodSync(this.#file, CONTROL_SOCKET_MODE);
   }
 
   async stop(): Promise<void> {
@@ -100,7 +114,14 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
 }
 
 async function removeStaleSocket(file: string): Promise<void> {
-  if (!fs.existsSync(file)) return;
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket())
+    throw new Error(`${file} exists and is not a socket (a symlink or a file): remove it first`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = net.connect(file);
     probe.once("connect", () => {

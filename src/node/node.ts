@@ -4,7 +4,9 @@ import * as zmq from "zeromq";
 import { ClockSkew } from "../clock/skew.js";
 import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
+import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
+import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
@@ -18,7 +20,6 @@ import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
-import { OncePer } from "../util/once-per.js";
 import { formatBanLine } from "./ban-line.js";
 import { BansLog, BansLogError } from "./bans-log.js";
 import { importJournal } from "./journal-migration.js";
@@ -144,6 +145,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** Reports refused for time, per friend, and this host's own clock state: shown by `status`. */
   readonly clockSkew: ClockSkew;
   readonly #listener: Listener;
+  readonly #authLog: AuthLog;
+  readonly #rateLimit: FriendRateLimit;
   /**
    * Messages applied in the store transaction that is still open: one commit for every message that
    * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
@@ -191,7 +194,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       log: components.log.child({ component: "clock" }),
       lifetimeMs: config.reportLifetimeSeconds * 1000,
     });
-    const refusals = new OncePer(60_000);
+    this.#rateLimit = new FriendRateLimit(
+      { reportsPerSecond: config.friendReportsPerSecond, burst: config.friendBurst },
+      this.#friends.map((f) => f.key),
+      components.now(),
+    );
+    this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }), components.now);
     this.#curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
     this.#listener = new Listener({
       context: components.context,
@@ -199,14 +207,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       curvePublicKey: identity.curvePublicKey,
       curveSecretKey: identity.curveSecretKey,
       zapDomain: `f2bp2p-${this.id}`,
-      policy: {
-        admit: (key) => this.#curveKeys.get(key),
-        denied: (address, key) => {
-          if (refusals.allow(address, this.#c.now())) {
-            this.#c.log.warn("refused connection from unknown key", { address, key });
-          }
-        },
-      },
+      // Read through #curveKeys on every handshake, so a reload's new friends are admitted at once;
+      // every refusal goes to the auth log.
+      policy: this.#authLog.policy((key) => this.#curveKeys.get(key)),
+      onConnectionEnded: () => this.#authLog.connectionClosed(),
       log: components.log.child({ component: "listener" }),
       onMessage: (frames) => this.handleMessage(frames),
     });
@@ -287,6 +291,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     reconcilePendingBans(store, this.config.bansLog, this.#c.log);
     this.#writePendingBans();
     await this.#protectFriendAddresses();
+    await this.#authLog.start(this.#friendHosts());
     try {
       await this.#listener.start();
     } catch (err: unknown) {
@@ -295,6 +300,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         `cannot listen on ${this.config.listen}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
+    this.#authLog.watchClosed(
+      Number(this.#listener.endpoint.slice(this.#listener.endpoint.lastIndexOf(":") + 1)),
+    );
     for (const f of this.#friends) f.link.start();
     this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
     this.#expireTimer.unref();
@@ -320,6 +328,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
     this.#bansLog.close();
+    this.#authLog.close();
     this.#ownState?.close();
     this.#c.log.info("node stopped", { id: this.id });
   }
@@ -343,6 +352,19 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     return true;
   }
 
+  /**
+   * logrotate moved the auth log away: start a new file at the configured path. A file that cannot
+   * be opened is logged once and tried again at the next refused attempt.
+   */
+  reopenAuthLog(): void {
+    this.#authLog.reopen();
+  }
+
+  /** Each friend's name and endpoint host, for the auth log's never-counted addresses. */
+  #friendHosts(): { name: string; host: string }[] {
+    return this.#friends.map((f) => ({ name: f.config.name, host: parseEndpointHost(f.config.endpoint) }));
+  }
+
   /** friends.d re-read on reload (see reload.ts): links to dropped friends close, new ones open. */
   replaceFriends(configs: readonly FriendConfig[]): FriendPlan<Friend> {
     const plan = planFriends(this.#friends, configs);
@@ -353,8 +375,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#friendsByKey.clear();
     for (const f of next) this.#friendsByKey.set(f.key, f);
     this.#curveKeys = new Map(next.map((f) => [f.config.curveKey, f.config.name]));
+    this.#rateLimit.setFriends(
+      next.map((f) => f.key),
+      this.#c.now(),
+    );
     for (const f of added) f.link.start();
     void this.#protectFriendAddresses();
+    void this.#authLog.setFriends(this.#friendHosts());
     return plan;
   }
 
@@ -437,6 +464,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    */
   handleMessage(frames: Buffer[]): void {
     this.stats.messages++;
+    const claim = claimOf(frames);
+    if (!this.#rateLimit.admits(claim, this.#c.now())) {
+      this.#rejected("rate-limited", this.#friendsByKey.get(claim.sender ?? ""));
+      return;
+    }
     const opened = openMessage(frames, {
       self: this.identity.signingPublicKey,
       friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
@@ -445,6 +477,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#rejected(opened.code, undefined);
       return;
     }
+    this.#rateLimit.charge(opened.value.hop.key, claim.cost, this.#c.now());
     let accepted: Accepted[];
     try {
       this.#openGroup();

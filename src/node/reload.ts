@@ -5,7 +5,7 @@ import type { Logger } from "../util/logger.js";
 
 /**
  * `systemctl reload f2bp2p` (SIGHUP): re-read what a running node can take on without a restart,
- * friends.d and the bans log (reopened, for logrotate). A config, friend file or key that has
+ * friends.d, the bans log and the auth log (both reopened, for logrotate). A config, friend file or key that has
  * problems is refused as a whole: the node keeps running with what it has and logs why.
  */
 
@@ -46,7 +46,10 @@ const RESTART_ONLY: Readonly<Record<string, keyof NodeConfig>> = {
   report_lifetime: "reportLifetimeSeconds",
   max_hops: "maxHops",
   max_reports_per_friend: "maxReportsPerFriend",
+  friend_reports_per_second: "friendReportsPerSecond",
+  friend_burst: "friendBurst",
   bans_log: "bansLog",
+  auth_log: "authLog",
   control_socket: "controlSocket",
   state_dir: "stateDir",
   keys_dir: "keysDir",
@@ -62,6 +65,7 @@ export interface Reloadable {
   readonly identity: { readonly signingPublicKey: Buffer; readonly curvePublicKey: string };
   replaceFriends(friends: readonly FriendConfig[]): FriendPlan<unknown>;
   reopenBansLog(): void;
+  reopenAuthLog(): void;
 }
 
 export type ReloadOutcome =
@@ -100,6 +104,7 @@ export function reloadNode(node: Reloadable, log: Logger): ReloadOutcome {
   }
   const plan = node.replaceFriends(friends);
   node.reopenBansLog();
+  node.reopenAuthLog();
   const summary = { added: plan.added.length, dropped: plan.dropped.length, total: friends.length };
   log.info("reloaded", { friends: summary.total, added: summary.added, dropped: summary.dropped });
   return { status: "reloaded", friends: summary, restartNeeded };

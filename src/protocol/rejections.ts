@@ -27,7 +27,9 @@ export type RejectCode =
   | "from-future"
   | "own-report"
   // Local policy, not a protocol error: the sending friend already fills its share of our memory.
-  | "over-quota";
+  | "over-quota"
+  // Local policy: the sending friend is over its rate (friend_reports_per_second); not verified.
+  | "rate-limited";
 
 export type Result<T> =
   | { readonly ok: true; readonly value: T }
@@ -35,3 +37,38 @@ export type Result<T> =
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const reject = <T>(code: RejectCode): Result<T> => ({ ok: false, code });
+
+/**
+ * Whose doing a refusal is (the distinction gossipsub makes between Reject and Ignore):
+ * - `friend-fault`: the message or report breaks the protocol (docs/protocol.md section 10); a
+ *   correct sender never sends it, so it counts against the friend that sent it;
+ * - `stale`: a correct sender may send it through no fault of its own (clocks, a report that came
+ *   back round a cycle, a lifetime set shorter here);
+ * - `local-policy`: this node's limits (quota, rate), not the sender's fault by the protocol.
+ */
+export type RejectSeverity = "friend-fault" | "stale" | "local-policy";
+
+export const REJECT_SEVERITY: Readonly<Record<RejectCode, RejectSeverity>> = {
+  "bad-frame-count": "friend-fault",
+  "frame-too-large": "friend-fault",
+  "bad-version": "friend-fault",
+  "bad-kind": "friend-fault",
+  malformed: "friend-fault",
+  "unknown-hop": "friend-fault",
+  "wrong-recipient": "friend-fault",
+  "bad-hop-signature": "friend-fault",
+  "id-mismatch": "friend-fault",
+  "bad-origin-signature": "friend-fault",
+  "field-too-large": "friend-fault",
+  "invalid-ip": "friend-fault",
+  "invalid-jail": "friend-fault",
+  "bad-trust": "friend-fault",
+  "bad-path": "friend-fault",
+  "path-too-long": "stale",
+  loop: "stale",
+  expired: "stale",
+  "from-future": "stale",
+  "own-report": "stale",
+  "over-quota": "local-policy",
+  "rate-limited": "local-policy",
+};

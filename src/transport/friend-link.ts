@@ -1,13 +1,30 @@
 import type { KeyObject } from "node:crypto";
+import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
 import { MAX_ENTRIES } from "../protocol/constants.js";
 import { type CarriedReport, type Entry, sealEnvelope } from "../protocol/envelope.js";
 import type { Logger } from "../util/logger.js";
+import {
+  LINK_STATE_TEXT,
+  type LinkEvent,
+  type LinkState,
+  nextLinkState,
+  RECONNECT_INTERVAL_MS,
+  RECONNECT_MAX_INTERVAL_MS,
+  relinkDelay,
+} from "./link-state.js";
+import { LINK_SOCKET_OPTIONS } from "./socket-options.js";
+
+const LINK_EVENTS: readonly LinkEvent[] = [
+  "handshake",
+  "handshake:error:auth",
+  "handshake:error:protocol",
+  "handshake:error:other",
+  "connect:retry",
+  "disconnect",
+];
 
 /** A report queued for one friend: the entry we sign for it and the origin's bytes that go with it. */
-/** How long after a friend refused our key (ZAP) we connect again. */
-const RETRY_AFTER_REFUSAL_MS = 5000;
-
 export interface Outgoing {
   readonly entry: Entry;
   readonly report: CarriedReport;
@@ -42,81 +59,106 @@ export interface FriendLinkOptions {
    * node sends again what it accepted around and after that time. Duplicates are dropped by id.
    */
   readonly onReconnect?: (downSince: number) => void;
+  /** First wait before replacing a failed socket (tests shorten it); default RELINK_FIRST_DELAY_MS. */
+  readonly relinkFirstDelayMs?: number;
+}
+
+/** Events of a link: its state after every change, for the node's log, `status` and tests. */
+export interface FriendLinkEvents {
+  state: [LinkState];
 }
 
 /**
  * The outbound side towards one friend: a PUSH socket connected as a CURVE client. ZeroMQ reconnects
- * by itself when the friend comes back. Reports queue here and leave in signed envelopes of up to
- * MAX_ENTRIES: one at a time when the line is idle (no added latency), in batches under load, so the
- * envelope signature is paid once per batch.
+ * by itself after a lost TCP connection; after a failed handshake or any drop the link puts a new
+ * socket in place with backoff (link-state.ts says why), so a link always recovers. Reports queue
+ * here and leave in signed envelopes of up to MAX_ENTRIES: one at a time when the line is idle (no
+ * added latency), in batches under load, so the envelope signature is paid once per batch.
  */
-export class FriendLink {
+export class FriendLink extends EventEmitter<FriendLinkEvents> {
   readonly #options: FriendLinkOptions;
-  readonly #socket: zmq.Push;
+  #socket: zmq.Push;
   readonly #queue: Slot[] = [];
   /** Queued, not yet sent, by report id: a better copy takes the place of a waiting worse one. */
   readonly #waiting = new Map<string, Slot>();
   readonly #held: Slot[] = [];
   #holdTimer: NodeJS.Timeout | undefined;
+  #relinkTimer: NodeJS.Timeout | undefined;
+  #relinkFailures = 0;
   #pumping = false;
   #closed = false;
   #dropped = 0;
-  #connected = false;
+  #state: LinkState = "connecting";
   #downSince: number | undefined;
-  #refusalRetry: NodeJS.Timeout | undefined;
   sent = 0;
 
   constructor(options: FriendLinkOptions) {
+    super();
     this.#options = options;
-    this.#socket = new zmq.Push({
+    this.#socket = this.#newSocket();
+  }
+
+  #newSocket(): zmq.Push {
+    const options = this.#options;
+    const socket = new zmq.Push({
       context: options.context,
       curveServerKey: options.serverKey,
       curvePublicKey: options.curvePublicKey,
       curveSecretKey: options.curveSecretKey,
+      ipv6: true,
+      // Messages wait in our queue, not in a pipe to a connection that may yet fail its handshake.
+      immediate: true,
       sendHighWaterMark: 1000,
-      reconnectInterval: 100,
-      reconnectMaxInterval: 5000,
-      heartbeatInterval: 10_000,
-      heartbeatTimeout: 30_000,
+      reconnectInterval: RECONNECT_INTERVAL_MS,
+      reconnectMaxInterval: RECONNECT_MAX_INTERVAL_MS,
+      ...LINK_SOCKET_OPTIONS,
       linger: 2000,
     });
-    this.#socket.events.on("handshake", () => {
-      this.#connected = true;
-      options.log.info("connected", { endpoint: options.endpoint });
-      const downSince = this.#downSince;
-      this.#downSince = undefined;
-      if (downSince !== undefined) options.onReconnect?.(downSince);
-    });
-    this.#socket.events.on("disconnect", () => {
-      this.#connected = false;
-      this.#downSince ??= options.now();
-      options.log.warn("disconnected; reconnecting", { endpoint: options.endpoint });
-    });
-    this.#socket.events.on("handshake:error:auth", () => {
-      options.log.warn("friend refused our key: does it list us in friends.d?", {
-        endpoint: options.endpoint,
-      });
-      this.#retryAfterRefusal();
-    });
+    const on = (event: LinkEvent): void => {
+      if (socket === this.#socket && !this.#closed) this.#onEvent(event);
+    };
+    for (const event of LINK_EVENTS) socket.events.on(event, () => on(event));
+    return socket;
   }
 
-  /**
-   * libzmq drops a connection whose handshake failed on authentication and never tries that
-   * endpoint again. The friend may add us to its friends.d and reload meanwhile: connect again later.
-   */
-  #retryAfterRefusal(): void {
-    if (this.#closed || this.#refusalRetry !== undefined) return;
-    this.#refusalRetry = setTimeout(() => {
-      this.#refusalRetry = undefined;
+  #onEvent(event: LinkEvent): void {
+    const before = this.#state;
+    const { state, replace } = nextLinkState(before, event);
+    if (state !== before) this.#setState(state);
+    if (replace) this.#scheduleRelink();
+  }
+
+  #setState(state: LinkState): void {
+    const { log, endpoint } = this.#options;
+    this.#state = state;
+    if (state === "connected") {
+      this.#relinkFailures = 0;
+      log.info("connected", { endpoint });
+      const downSince = this.#downSince;
+      this.#downSince = undefined;
+      if (downSince !== undefined) this.#options.onReconnect?.(downSince);
+    } else {
+      // Only a connection that was up can have lost messages in flight (`immediate` keeps the rest
+      // in our queue until a handshake succeeds).
+      if (state === "disconnected") this.#downSince ??= this.#options.now();
+      log.warn(LINK_STATE_TEXT[state], { endpoint });
+    }
+    this.emit("state", state);
+  }
+
+  /** Closes the socket whose connection failed and dials again on a new one after a backoff. */
+  #scheduleRelink(): void {
+    if (this.#relinkTimer !== undefined || this.#closed) return;
+    const delay = relinkDelay(this.#relinkFailures++, this.#options.relinkFirstDelayMs);
+    this.#relinkTimer = setTimeout(() => {
+      this.#relinkTimer = undefined;
       if (this.#closed) return;
-      try {
-        this.#socket.disconnect(this.#options.endpoint);
-      } catch {
-        // already gone: libzmq removed the endpoint with the failed session
-      }
+      const old = this.#socket;
+      this.#socket = this.#newSocket();
+      old.close();
       this.#socket.connect(this.#options.endpoint);
-    }, RETRY_AFTER_REFUSAL_MS);
-    this.#refusalRetry.unref();
+      if (!this.#pumping) void this.#pump();
+    }, delay);
   }
 
   start(): void {
@@ -125,7 +167,12 @@ export class FriendLink {
 
   /** True once the CURVE handshake with the friend has succeeded, until the connection drops. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#state === "connected";
+  }
+
+  /** What the link is doing; anything but `connected` says why nothing is delivered. */
+  get state(): LinkState {
+    return this.#state;
   }
 
   get queued(): number {
@@ -187,7 +234,18 @@ export class FriendLink {
           batch.map((s) => s.item.report),
           this.#options.signer,
         );
-        await this.#socket.send(frames);
+        const socket = this.#socket;
+        try {
+          await socket.send(frames);
+        } catch (err: unknown) {
+          if (this.#closed) return;
+          if (socket !== this.#socket) {
+            // The socket was replaced while this batch waited for a connection: it goes first again.
+            this.#queue.unshift(...batch);
+            continue;
+          }
+          throw err;
+        }
         this.sent += batch.length;
       }
     } catch (err: unknown) {
@@ -204,7 +262,7 @@ export class FriendLink {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#holdTimer);
-    clearTimeout(this.#refusalRetry);
+    clearTimeout(this.#relinkTimer);
     this.#socket.close();
   }
 }

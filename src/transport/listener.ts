@@ -1,9 +1,7 @@
 import * as zmq from "zeromq";
 import { MAX_FRAME_BYTES } from "../protocol/constants.js";
 import type { Logger } from "../util/logger.js";
-
-const CURVE_OVERHEAD_BYTES = 256;
-
+import { HANDSHAKE_INTERVAL_MS, LINK_SOCKET_OPTIONS, RECEIVE_HWM } from "./socket-options.js";
 import { ZapAuthenticator, type ZapPolicy } from "./zap.js";
 
 export interface ListenerOptions {
@@ -14,13 +12,24 @@ export interface ListenerOptions {
   readonly zapDomain: string;
   readonly policy: ZapPolicy;
   readonly log: Logger;
+  /** Called after libzmq closed or failed a connection (the peer is not known here). */
+  readonly onConnectionEnded?: () => void;
   /** Handles one message; must not throw for anything a peer can send. */
   readonly onMessage: (frames: Buffer[]) => void | Promise<void>;
 }
 
 /**
+ * libzmq checks ZMQ_MAXMSGSIZE against the frame as it travels, CURVE's box and command header
+ * included (33 bytes in libzmq 4.3); 256 leaves room for that with a margin.
+ */
+export const CURVE_OVERHEAD_BYTES = 256;
+/** The listener's ZMQ_MAXMSGSIZE: 35,268 bytes (docs/protocol.md section 2.1). */
+export const MAX_WIRE_FRAME_BYTES = MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES;
+
+/**
  * The node's inbound side: a PULL socket bound as a CURVE server. ZAP admits only friends' CURVE keys;
- * libzmq drops any frame over MAX_FRAME_BYTES and disconnects the peer that sent it.
+ * libzmq drops any frame over MAX_WIRE_FRAME_BYTES and disconnects the peer that sent it.
+ * docs/security.md says what this bounds and what it does not (the frame count of a message).
  */
 export class Listener {
   readonly #options: ListenerOptions;
@@ -36,9 +45,13 @@ export class Listener {
       curvePublicKey: options.curvePublicKey,
       curveSecretKey: options.curveSecretKey,
       zapDomain: options.zapDomain,
-      // libzmq applies the limit to the encrypted frame: leave room for CURVE's box overhead.
-      maxMessageSize: MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES,
-      receiveHighWaterMark: 10_000,
+      // Binds and accepts IPv6 as well as IPv4 (without it libzmq refuses an IPv6 endpoint).
+      ipv6: true,
+      ...LINK_SOCKET_OPTIONS,
+      maxMessageSize: MAX_WIRE_FRAME_BYTES,
+      receiveHighWaterMark: RECEIVE_HWM,
+      // A connection that has not completed its CURVE handshake by then is closed.
+      handshakeInterval: HANDSHAKE_INTERVAL_MS,
       linger: 0,
     });
   }
@@ -46,9 +59,8 @@ export class Listener {
   async start(): Promise<void> {
     this.#zap = await ZapAuthenticator.forContext(this.#options.context);
     this.#zap.register(this.#options.zapDomain, this.#options.policy);
-    this.#socket.events.on("handshake:error:auth", (event) =>
-      this.#options.log.debug("handshake refused", { endpoint: event.address }),
-    );
+    for (const event of ["disconnect", "handshake:error:protocol", "handshake:error:other"] as const)
+      this.#socket.events.on(event, () => this.#options.onConnectionEnded?.());
     await this.#socket.bind(this.#options.endpoint);
     this.#loop = this.#receive();
   }

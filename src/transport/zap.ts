@@ -1,12 +1,27 @@
 import * as zmq from "zeromq";
 import { z85Encode } from "./z85.js";
 
+/** IPv4-mapped IPv6 (`::ffff:192.0.2.1`, how a dual-stack socket names IPv4 peers) as plain IPv4. */
+export function unmapIPv4(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return (mapped?.[1] ?? address).toLowerCase();
+}
+
+/** A refused handshake as the ZAP request describes it. */
+export interface ZapRefusal {
+  /** The peer's IP address: the ZAP request is the only place libzmq gives it. */
+  readonly address: string;
+  readonly reason: "unknown-key" | "bad-mechanism";
+  /** The client's CURVE long-term public key (Z85), when it sent one. */
+  readonly key?: string;
+}
+
 /** Decides whether a CURVE client key (Z85) may connect to the node that owns a ZAP domain. */
 export interface ZapPolicy {
-  /** Returns the friend's name when admitted, undefined to refuse. */
-  admit(curveKey: string): string | undefined;
-  /** Called for each refused handshake with the peer's IP address: the only place it is known. */
-  denied(address: string, curveKey: string): void;
+  /** Returns the friend's name when admitted, undefined to refuse; `address` is the peer's IP. */
+  admit(curveKey: string, address?: string): string | undefined;
+  /** Called for every refused handshake, each attempt once. */
+  denied(refusal: ZapRefusal): void;
 }
 
 /**
@@ -70,13 +85,16 @@ export class ZapAuthenticator {
     ];
     if (version?.toString() !== "1.0") return reply("500", "unsupported ZAP version");
     const policy = this.#policies.get(domain?.toString() ?? "");
-    if (policy === undefined || mechanism?.toString() !== "CURVE" || credential?.length !== 32) {
+    if (policy === undefined) return reply("400", "not allowed");
+    const peer = unmapIPv4(address?.toString() ?? "");
+    if (mechanism?.toString() !== "CURVE" || credential?.length !== 32) {
+      policy.denied({ address: peer, reason: "bad-mechanism" });
       return reply("400", "not allowed");
     }
     const key = z85Encode(credential);
-    const name = policy.admit(key);
+    const name = policy.admit(key, peer);
     if (name === undefined) {
-      policy.denied(address?.toString() ?? "", key);
+      policy.denied({ address: peer, reason: "unknown-key", key });
       return reply("400", "unknown key");
     }
     return reply("200", "OK", name);

@@ -158,10 +158,16 @@ describe("cli: run and report", () => {
     assert.equal(parsed.friends[0].reportsHeld, 1);
     assert.deepEqual(parsed.friends[0].rejected, {});
 
-    // logrotate: move the bans log away, SIGHUP, and the next ban goes to a new file at the same path.
+    // logrotate: move the bans log and the auth log away, SIGHUP, and the node starts a new file at
+    // each path; the next ban goes to the new bans log.
+    const authB = path.join(files.dir, "b", "auth.log");
+    assert.ok(fs.existsSync(authB), "the auth log is opened at start");
     fs.renameSync(bansB, `${bansB}.1`);
+    fs.renameSync(authB, `${authB}.1`);
     b.child.kill("SIGHUP");
     await waitFor(() => b.stderr().includes("bans log reopened"), 5000, "reopen");
+    await waitFor(() => fs.existsSync(authB), 5000, "the auth log made again at its path");
+    assert.equal(fs.statSync(authB).mode & 0o777, 0o640);
     assert.equal((await f2bp2p(["-c", files.configs.get("a")!, "report", "2001:db8::5"])).code, 0);
     await waitFor(
       () => fs.existsSync(bansB) && fs.readFileSync(bansB, "utf8").includes("BAN 2001:db8::5 "),

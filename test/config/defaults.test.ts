@@ -50,8 +50,13 @@ describe("docs and shipped files agree with config/defaults.ts", () => {
     assert.equal(cell("max_hops", 2), range(LIMITS.max_hops));
     assert.equal(cell("max_reports_per_friend", 1), `\`${NODE_DEFAULTS.max_reports_per_friend}\``);
     assert.equal(cell("max_reports_per_friend", 2), range(LIMITS.max_reports_per_friend));
+    for (const key of ["friend_reports_per_second", "friend_burst"] as const) {
+      assert.equal(cell(key, 1), `\`${NODE_DEFAULTS[key]}\``, key);
+      assert.equal(cell(key, 2), range(LIMITS[key]), key);
+    }
     for (const key of [
       "bans_log",
+      "auth_log",
       "control_socket",
       "state_dir",
       "keys_dir",

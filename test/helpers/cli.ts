@@ -16,7 +16,7 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the binary to its end; never throws on a non-zero exit. */
+/** Runs `f2bp2p ARGS` to its end, as a sysadmin would; never throws on a non-zero exit. */
 export async function f2bp2p(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   try {
     const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
@@ -36,16 +36,45 @@ export interface RunningCli {
   readonly exited: Promise<number>;
 }
 
-/** Starts `f2bp2p run` and resolves once its control socket exists; the caller stops it. */
-export async function runNode(config: string): Promise<RunningCli> {
+export interface SpawnedNode extends RunningCli {
+  /** Resolves once stderr matches `pattern` (rejects if the node exits first). */
+  lines(pattern: RegExp): Promise<void>;
+}
+
+/** Starts `f2bp2p -c CONFIG run` without waiting; `exited` resolves with its exit code. */
+export function spawnNode(config: string): SpawnedNode {
   const child = spawn(process.execPath, [BIN, "-c", config, "run"], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   child.stderr!.on("data", (d: Buffer) => {
     stderr += d.toString();
+    for (const w of [...waiters]) {
+      if (w.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   });
   const exited = new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? -1)));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    lines: (pattern) =>
+      pattern.test(stderr)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ pattern, resolve });
+            void exited.then((code) => reject(new Error(`node exited with ${code} first: ${stderr}`)));
+          }),
+  };
+}
+
+/** Starts `f2bp2p run` and resolves once its control socket exists; the caller stops it. */
+export async function runNode(config: string): Promise<RunningCli> {
+  const node = spawnNode(config);
   const socket = path.join(path.dirname(config), "control.sock");
-  await waitFor(() => fs.existsSync(socket) || child.exitCode !== null, 10_000, "control socket");
-  assert.equal(child.exitCode, null, `node exited early: ${stderr}`);
-  return { child, stderr: () => stderr, exited };
+  await waitFor(() => fs.existsSync(socket) || node.child.exitCode !== null, 10_000, "control socket");
+  assert.equal(node.child.exitCode, null, `node exited early: ${node.stderr()}`);
+  return node;
 }

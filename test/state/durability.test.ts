@@ -156,6 +156,13 @@ describe("durable state: one node per state dir", () => {
     const p = await pair();
     const a = await runNode(p.config("a"));
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", attacker(1)])).code, EXIT_OK);
+    // The ban line's "written" mark is committed up to half a second later: the snapshot must come
+    // after it, or that commit would pass for the second run's doing.
+    await waitFor(
+      async () => (await bansJson(p.config("a"))).ips.every((e) => e.ban === "written"),
+      20_000,
+      "the ban marked written in a's store",
+    );
     const home = path.dirname(p.config("a"));
     const before = fileSnapshot(home);
     const second = spawnRun(p.config("a"));

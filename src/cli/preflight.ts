@@ -1,0 +1,132 @@
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import * as zmq from "zeromq";
+import type { ConfigProblem } from "../config/errors.js";
+import type { NodeConfig } from "../config/types.js";
+import { parseEndpoint } from "../config/validate.js";
+import { auditPermissions } from "./permissions.js";
+
+/**
+ * What `run` would refuse beyond the files' contents, found without starting a node: `check` runs
+ * it so that "ok" means the node starts. Problems stop the node; notes are printed and do not.
+ */
+export interface Preflight {
+  readonly problems: ConfigProblem[];
+  readonly notes: string[];
+  /** Files or folders others could change (permissions.ts); the node starts anyway. */
+  readonly warnings: string[];
+}
+
+/** The permission findings as `run` and `check` use them: refusals as problems, the rest as lines. */
+export function permissionFindings(
+  config: NodeConfig,
+  euid = process.geteuid?.() ?? 0,
+): { problems: ConfigProblem[]; warnings: string[] } {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  for (const finding of auditPermissions(config, euid)) {
+    if (finding.level === "warn") warnings.push(`${finding.path}: ${finding.message}`);
+    else
+      problems.push({
+        file: finding.path,
+        key: "",
+        code: "unsafe",
+        expected: "a file or folder only the node's user (or root) can change",
+        got: finding.message,
+      });
+  }
+  return { problems, warnings };
+}
+
+export async function preflight(config: NodeConfig): Promise<Preflight> {
+  const { problems, warnings } = permissionFindings(config);
+  const notes: string[] = [];
+  if (!zmq.capability.curve) {
+    problems.push({
+      file: config.file,
+      key: "",
+      code: "unusable",
+      expected: "a ZeroMQ build with CURVE support (f2bp2p never runs unencrypted)",
+      got: "libzmq without CURVE",
+    });
+  }
+  const listen = await tryBind(config.listen);
+  if (listen === "EADDRINUSE") {
+    notes.push(`listen: ${config.listen} is in use now (fine if that is this node, running)`);
+  } else if (listen !== undefined) {
+    problems.push({
+      file: config.file,
+      key: "listen",
+      code: "unusable",
+      expected: "an address of this host that the node may bind",
+      got: `${config.listen}: ${describeBindError(listen)}`,
+    });
+  }
+  // The node starts without its logs (it retries the bans log and says so), not without its socket.
+  for (const [key, file] of [
+    ["bans_log", config.bansLog],
+    ["auth_log", config.authLog],
+  ] as const) {
+    const folder = writableFolder(path.dirname(file));
+    if (folder !== undefined) warnings.push(`${key}: ${folder.expected}, got ${folder.got}`);
+  }
+  const socketFolder = writableFolder(path.dirname(config.controlSocket));
+  if (socketFolder !== undefined)
+    problems.push({ file: config.file, key: "control_socket", code: "unusable", ...socketFolder });
+  const state = writableFolder(config.stateDir);
+  if (state !== undefined) problems.push({ file: config.file, key: "state_dir", code: "unusable", ...state });
+  return { problems, notes, warnings };
+}
+
+/** Binds the listen endpoint for a moment as libzmq would; returns the error code, if any. */
+async function tryBind(endpoint: string): Promise<string | undefined> {
+  const parsed = parseEndpoint(endpoint, true);
+  if (!parsed.ok) return "EINVAL";
+  const { host, port } = parsed.value;
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: host === "*" ? undefined : host, port, exclusive: true }, resolve);
+    });
+    return undefined;
+  } catch (err: unknown) {
+    return (err as NodeJS.ErrnoException).code ?? "EINVAL";
+  } finally {
+    server.close();
+  }
+}
+
+function describeBindError(code: string): string {
+  switch (code) {
+    case "EADDRNOTAVAIL":
+      return "not an address of this host";
+    case "EACCES":
+      return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "the name does not resolve";
+    case "EAFNOSUPPORT":
+      return "this host has no IPv6";
+    default:
+      return code;
+  }
+}
+
+/**
+ * Whether the node can create files in `folder`: it exists and is writable, or the nearest existing
+ * folder above it is (the node creates the rest). Returns the problem's words, if any.
+ */
+function writableFolder(folder: string): { expected: string; got: string } | undefined {
+  const expected = "a folder the node can write to (or create)";
+  let existing = folder;
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) return { expected, got: `${existing} is not a folder` };
+  try {
+    fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+    return undefined;
+  } catch {
+    return { expected, got: `${existing}: permission denied` };
+  }
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { nextLinkState, RELINK_MAX_DELAY_MS, relinkDelay } from "../../src/transport/link-state.js";
+
+describe("link state rules", () => {
+  it("keeps the reason of a failed handshake through the disconnect that follows, and replaces the socket", () => {
+    const refused = nextLinkState("connecting", "handshake:error:auth");
+    assert.deepEqual(refused, { state: "refused", replace: false });
+    assert.deepEqual(nextLinkState(refused.state, "disconnect"), { state: "refused", replace: true });
+    assert.deepEqual(nextLinkState("connecting", "handshake:error:protocol"), {
+      state: "handshake-failed",
+      replace: false,
+    });
+  });
+
+  it("calls a drop during the greeting a failed handshake (garbage gives no handshake event)", () => {
+    assert.deepEqual(nextLinkState("connecting", "disconnect"), { state: "handshake-failed", replace: true });
+    assert.deepEqual(nextLinkState("unreachable", "disconnect"), {
+      state: "handshake-failed",
+      replace: true,
+    });
+  });
+
+  it("a drop of a live connection is 'disconnected'; a refused TCP connect is 'unreachable'", () => {
+    assert.deepEqual(nextLinkState("connected", "disconnect"), { state: "disconnected", replace: true });
+    assert.deepEqual(nextLinkState("disconnected", "connect:retry"), {
+      state: "unreachable",
+      replace: false,
+    });
+    assert.deepEqual(nextLinkState("refused", "handshake"), { state: "connected", replace: false });
+  });
+
+  it("backs off from the first delay, doubling, up to the maximum", () => {
+    assert.deepEqual(
+      [0, 1, 2, 3].map((n) => relinkDelay(n, 100, 1000)),
+      [100, 200, 400, 800],
+    );
+    assert.equal(relinkDelay(4, 100, 1000), 1000);
+    assert.equal(relinkDelay(10_000), RELINK_MAX_DELAY_MS);
+  });
+});

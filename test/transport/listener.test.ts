@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import * as zmq from "zeromq";
+import { generateIdentity } from "../../src/keys/identity.js";
+import { MAX_FRAME_BYTES } from "../../src/protocol/constants.js";
+import { MAX_WIRE_FRAME_BYTES } from "../../src/transport/listener.js";
+import { REPO_ROOT } from "../helpers/fail2ban.js";
+import { freePorts, TestListener } from "./helpers.js";
+
+describe("the listener's frame limit", { timeout: 60_000 }, () => {
+  const context = new zmq.Context();
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it("is the one docs/protocol.md gives in section 2.1", () => {
+    const spec = fs.readFileSync(path.join(REPO_ROOT, "docs", "protocol.md"), "utf8");
+    const row = /^\| `ZMQ_MAXMSGSIZE`\s*\| (\d+) /m.exec(spec);
+    assert.equal(Number(row?.[1]), MAX_WIRE_FRAME_BYTES);
+  });
+
+  it("delivers a frame of MAX_FRAME_BYTES under CURVE, and drops the connection that sends a larger one", async () => {
+    const [port] = await freePorts(1);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const server = new TestListener(context, endpoint);
+    await server.listener.start();
+    cleanups.push(() => server.listener.stop());
+    const client = generateIdentity();
+    server.admitted.add(client.curvePublicKey);
+    const push = new zmq.Push({
+      context,
+      curveServerKey: server.identity.curvePublicKey,
+      curvePublicKey: client.curvePublicKey,
+      curveSecretKey: client.curveSecretKey,
+      linger: 0,
+    });
+    cleanups.push(() => push.close());
+    const handshake = new Promise<void>((resolve) => push.events.on("handshake", () => resolve()));
+    push.connect(endpoint);
+    await handshake;
+    await push.send([Buffer.alloc(MAX_FRAME_BYTES, 1), Buffer.alloc(64)]);
+    await server.messages(1);
+    assert.equal(server.received[0]?.[0]?.length, MAX_FRAME_BYTES);
+    const dropped = new Promise<void>((resolve) => push.events.on("disconnect", () => resolve()));
+    await push.send([Buffer.alloc(MAX_WIRE_FRAME_BYTES + 1, 2), Buffer.alloc(64)]);
+    await dropped;
+    assert.equal(server.received.length, 1);
+  });
+});
