@@ -48,7 +48,7 @@ function checkSocketPath(socketPath: string): void {
   let unsafe: string | undefined;
   try {
     if (fs.lstatSync(socketPath).isSymbolicLink()) unsafe = "is a symlink, not the node's socket";
-    else unsafe = unsafeFolder(path.dirname(socketPath));
+    else unsafe = unsafeFolder(path.dirname(socketPath), process.geteuid?.() ?? 0, { owner: false });
     if (unsafe !== undefined && !unsafe.startsWith("is ")) unsafe = `its folder is not safe: ${unsafe}`;
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code;
