@@ -16,10 +16,15 @@ export interface Finding {
   readonly message: string;
 }
 
-/** `euid` is the user the node runs as; root (0) may own anything. */
+/**
+ * `euid` is the user the node runs as; root (0) may own anything. Root checking a service's config
+ * (`f2bp2p check` by hand, or the packaged unit's files) also trusts the owner of `state_dir`: that
+ * is the node's own user (the package's f2bp2p), whose keys are its own by design.
+ */
 export function auditPermissions(config: NodeConfig, euid: number): Finding[] {
   const findings: Finding[] = [];
-  const trusted = (uid: number): boolean => uid === euid || uid === 0;
+  const nodeUser = euid === 0 ? fs.statSync(config.stateDir, { throwIfNoEntry: false })?.uid : undefined;
+  const trusted = (uid: number): boolean => uid === euid || uid === 0 || uid === nodeUser;
   const add = (level: Finding["level"], file: string, message: string): void => {
     findings.push({ level, path: file, message });
   };
