@@ -15,7 +15,13 @@ import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { type NodeState, openNodeState } from "../state/open.js";
-import { type BanRecord, type StateStore, StoreDamagedError, StoreWriteError } from "../state/store.js";
+import {
+  type BanRecord,
+  type StateStore,
+  StoreDamagedError,
+  type StoredReport,
+  StoreWriteError,
+} from "../state/store.js";
 import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
@@ -510,7 +516,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#store!.commit({ durable });
     } catch (err: unknown) {
       const failure =
-        err instanceof StoreWriteError ? err : new StoreWriteError(this.#storeFile, String(err));
+        err instanceof StoreWriteError ? err : new StoreWriteError(this.#store!.file, String(err));
       this.#rollBack(group);
       this.#ingestFailed(undefined, failure);
       return failure;
@@ -567,10 +573,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const frames of group.frames) this.#keepForRetry(frames);
   }
 
-  get #storeFile(): string {
-    return (this.#store as { file?: string }).file ?? this.config.stateDir;
-  }
-
   /** Checks and records every entry of an opened envelope; returns what to do once it is committed. */
   #ingest({ envelope, hop, reports }: OpenedMessage): Accepted[] {
     const ledger = this.ledger;
@@ -581,10 +583,16 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       now,
       lifetimeMs: this.#lifetimeMs,
       maxHops: this.config.maxHops,
-      known: (id: Buffer) => ledger.known(id, now)?.signed,
+      known: (id: Buffer) => {
+        lookup = { held: ledger.known(id, now) };
+        return lookup.held?.signed;
+      },
     };
+    // The seen-cache lookup checkEntry makes is handed on to apply, so it is not made twice.
+    let lookup: { held: StoredReport | undefined } | undefined;
     const accepted: Accepted[] = [];
     envelope.entries.forEach((entry, i) => {
+      lookup = undefined;
       const checked = checkEntry(entry, reports[i]!, ctx);
       if (!checked.ok) {
         this.#rejected(checked.code, hop);
@@ -594,14 +602,17 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         return;
       }
       const trust = relayedTrust(entry.trust, hop.config.trust);
-      const outcome = ledger.apply({
-        signed: checked.value,
-        trust,
-        via: hop.key,
-        // Copies: the keys are views into the received frame, which must not stay alive with the report.
-        path: entry.path.map((key) => Buffer.from(key)),
-        at: now,
-      });
+      const outcome = ledger.apply(
+        {
+          signed: checked.value,
+          trust,
+          via: hop.key,
+          // Copies: the keys are views into the received frame, which must not stay alive with the report.
+          path: entry.path.map((key) => Buffer.from(key)),
+          at: now,
+        },
+        lookup,
+      );
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
       else if (outcome.kind === "no-gain") this.stats.noGain++;
       else accepted.push(this.#record(outcome, checked.value, hop, now));

@@ -57,8 +57,6 @@ export class Ledger {
   readonly #store: StateStore;
   readonly #options: LedgerOptions;
   readonly #quota: FriendQuota;
-  /** Reports found damaged on disk since start (set aside, never used). */
-  damaged = 0;
 
   constructor(store: StateStore, options: LedgerOptions) {
     this.#store = store;
@@ -77,14 +75,17 @@ export class Ledger {
   known(id: Buffer, now: number): StoredReport | undefined {
     const stored = this.#store.report(id);
     if (stored === undefined || bytesMatchId(stored)) return stored;
+    // Counted in the store's set_aside table, which `status` shows.
     this.#store.setAside(id, "bytes do not match the message id", now);
-    this.damaged++;
     return undefined;
   }
 
-  /** Records an arrival; accepts it only when it is new or improves on every copy we hold. */
-  apply(arrival: Arrival): Outcome {
-    const previous = this.known(arrival.signed.id, arrival.at);
+  /**
+   * Records an arrival; accepts it only when it is new or improves on every copy we hold. `lookup`
+   * is the result of known() for this id when the caller already made it (in this transaction).
+   */
+  apply(arrival: Arrival, lookup?: { readonly held: StoredReport | undefined }): Outcome {
+    const previous = lookup === undefined ? this.known(arrival.signed.id, arrival.at) : lookup.held;
     if (previous !== undefined) return this.#another(previous, arrival);
     if (this.#quota.full(arrival.via)) return { kind: "over-quota" };
     const known: StoredReport = {

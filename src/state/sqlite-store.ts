@@ -114,10 +114,6 @@ export class SqliteStore implements StateStore {
     }
   }
 
-  get schemaVersion(): number {
-    return this.#db.pragma("user_version", { simple: true }) as number;
-  }
-
   transaction<T>(work: () => T, options: { readonly durable?: boolean } = {}): T {
     const nested = this.#db.inTransaction;
     const result = this.#writing(() => this.#db.transaction(work)());
@@ -332,15 +328,6 @@ export class SqliteStore implements StateStore {
     if (current !== undefined) yield current;
   }
 
-  /** A value of the meta table (e.g. that journal.bin was imported), or undefined. */
-  meta(key: string): string | undefined {
-    return (this.#s.getMeta.get(key) as { value: string } | undefined)?.value;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.#writing(() => this.#s.setMeta.run(key, value));
-  }
-
   close(): void {
     if (!this.#db.open) return;
     try {
@@ -447,10 +434,8 @@ function prepare(db: Database.Database) {
     countBans: db.prepare("SELECT count(*) AS n FROM bans WHERE written_at IS NOT NULL"),
     countPending: db.prepare("SELECT count(*) AS n FROM bans WHERE written_at IS NULL AND withheld = 0"),
     countSetAside: db.prepare("SELECT count(*) AS n FROM set_aside"),
-    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
     allContributions: db.prepare(`${IPS_QUERY} ORDER BY c.ip, c.trust DESC`),
     contributionsOf: db.prepare(`${IPS_QUERY} WHERE c.ip = ? ORDER BY c.trust DESC`),
-    setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
   };
 }
 

@@ -9,6 +9,8 @@ import type { CopyMark } from "../trust/rules.js";
  * error, read-only file); reads of a damaged file throw `StoreDamagedError`.
  */
 export interface StateStore {
+  /** Where the store lives, for messages (e.g. /var/lib/f2bp2p/state.db). */
+  readonly file: string;
   /**
    * Runs `work` as one transaction: all of its writes are committed together or none is. Inside an
    * open transaction it is a savepoint: undone alone when it throws. `durable`: synced to disk before

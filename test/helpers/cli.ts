@@ -17,11 +17,13 @@ export interface CliRun {
 }
 
 /** Runs `f2bp2p ARGS` to its end, as a sysadmin would; never throws on a non-zero exit. */
-export async function f2bp2p(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function f2bp2p(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   try {
     const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
       env: { ...process.env, F2BP2P_CONFIG: "", ...env },
-      timeout: 20_000,
+      timeout: 30_000,
+      // `bans --json` with thousands of addresses is more than execFile's default 1 MiB.
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
   } catch (err: unknown) {

@@ -1,37 +1,14 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { askNode } from "../../src/cli/control-client.js";
+import { BIN, f2bp2p } from "./cli.js";
 import { waitFor } from "./wait.js";
 
-/** The real `f2bp2p` binary, spawned as fail2ban and a sysadmin would run it. */
-export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/f2bp2p.js");
-const exec = promisify(execFile);
-
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs one f2bp2p command to its end. */
-export async function f2bp2p(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
-      env: { ...process.env, F2BP2P_CONFIG: "", ...env },
-      timeout: 30_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err: unknown) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+export { BIN, type CliRun, f2bp2p } from "./cli.js";
 
 export interface RunningProcess {
   readonly child: ChildProcess;
@@ -115,4 +92,20 @@ export function banCounts(file: string): Map<string, number> {
     if (m) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
   }
   return counts;
+}
+
+/** Waits until the node behind `socket` reports every friend link connected. */
+export async function friendsConnected(socket: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await askNode(socket, { op: "status" });
+      return (
+        s.ok &&
+        s.status === "status" &&
+        (s.node.friends as { connected: boolean }[]).every((f) => f.connected)
+      );
+    },
+    20_000,
+    `friends of ${socket} connected`,
+  );
 }

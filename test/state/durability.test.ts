@@ -12,7 +12,7 @@ import { parseIp } from "../../src/protocol/ip.js";
 import { signReport } from "../../src/protocol/report.js";
 import { encodeRecord } from "../../src/state/journal-import.js";
 import { VIA_SELF } from "../../src/trust/rules.js";
-import { banCounts, f2bp2p, killAll, runNode, spawnRun } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, friendsConnected, killAll, runNode, spawnRun } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const dirs: string[] = [];
@@ -124,14 +124,7 @@ describe("durable state: crashes", () => {
     const p = await pair();
     const a = await runNode(p.config("a"));
     let b = await runNode(p.config("b"));
-    await waitFor(
-      async () => {
-        const s = await askNode(p.socket("a"), { op: "status" });
-        return s.ok && s.status === "status" && (s.node.friends as { connected: boolean }[])[0]!.connected;
-      },
-      20_000,
-      "a connected to b",
-    );
+    await friendsConnected(p.socket("a"));
     const sent: string[] = [];
     for (let i = 0; i < 600; i++) {
       const ip = attacker(10_000 + i);
@@ -181,14 +174,7 @@ describe("durable state: what the store holds", () => {
     const p = await pair();
     const a = await runNode(p.config("a"));
     const b = await runNode(p.config("b"));
-    await waitFor(
-      async () => {
-        const s = await askNode(p.socket("a"), { op: "status" });
-        return s.ok && s.status === "status" && (s.node.friends as { connected: boolean }[])[0]!.connected;
-      },
-      20_000,
-      "a connected to b",
-    );
+    await friendsConnected(p.socket("a"));
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "203.0.113.70", "--jail", "sshd"])).code, 0);
     assert.equal((await f2bp2p(["-c", p.config("a"), "report", "198.51.100.71"])).code, 0);
     await waitFor(() => banCounts(p.bansLog("b")).size === 2, 20_000, "both at b");

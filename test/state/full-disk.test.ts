@@ -7,7 +7,7 @@ import YAML from "yaml";
 import { askNode } from "../../src/cli/control-client.js";
 import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
-import { banCounts, f2bp2p, killAll, runNode } from "../helpers/node-process.js";
+import { banCounts, f2bp2p, friendsConnected, killAll, runNode } from "../helpers/node-process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const cleanups: (() => void)[] = [];
@@ -68,21 +68,6 @@ async function pair(overrides: Record<string, Record<string, string>>) {
   };
 }
 
-async function connected(socket: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const s = await askNode(socket, { op: "status" });
-      return (
-        s.ok &&
-        s.status === "status" &&
-        (s.node.friends as { connected: boolean }[]).every((f) => f.connected)
-      );
-    },
-    20_000,
-    "friends connected",
-  );
-}
-
 /** Every line ends in a newline and is either padding or a whole BAN line: nothing glued together. */
 function assertWholeLines(file: string): void {
   const text = fs.readFileSync(file, "utf8");
@@ -108,7 +93,7 @@ describe("full disk", () => {
     fs.writeFileSync(path.join(disk, "a.log"), `# padding ${"x".repeat(4096 - 30 - 11)}\n`);
     const a = await runNode(p.config("a"));
     const b = await runNode(p.config("b"));
-    await connected(p.socket("a"));
+    await friendsConnected(p.socket("a"));
     const filler = fill(disk);
 
     const first = await f2bp2p(["-c", p.config("a"), "report", "203.0.113.80"]);
@@ -155,7 +140,7 @@ describe("full disk", () => {
     const p = await pair({ a: { state_dir: path.join(disk, "state") } });
     const a = await runNode(p.config("a"));
     const b = await runNode(p.config("b"));
-    await connected(p.socket("a"));
+    await friendsConnected(p.socket("a"));
     const filler = fill(disk);
 
     // The spool is on the same full disk: the report can be neither stored nor queued, and says both.
