@@ -50,7 +50,8 @@ async function outsidersBanned(t: TestContext): Promise<void> {
       .replace(/^name: .*$/m, "name: c")
       .replace(/^endpoint: .*$/m, `endpoint: tcp://${STALE_FRIEND}:9`)
       .replace(/^signing_key: .*$/m, `signing_key: ${Buffer.alloc(32, 7).toString("base64")}`)
-      .replace(/^curve_key: .*$/m, `curve_key: "${zmq.curveKeyPair().publicKey}"`);
+      // A function, not a string: Z85 keys hold `$`, which a replacement string would interpret.
+      .replace(/^curve_key: .*$/m, () => `curve_key: "${zmq.curveKeyPair().publicKey}"`);
     fs.writeFileSync(path.join(a.home, "friends.d", "c.yaml"), c);
     fs.writeFileSync(
       a.config,
