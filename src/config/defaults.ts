@@ -17,6 +17,12 @@ export const NODE_DEFAULTS = {
   friend_reports_per_second: 200,
   /** Reports a friend may send at once after a quiet period (a resend after reconnecting, a catch-up). */
   friend_burst: 20_000,
+  /**
+   * How often a node asks each connected friend for what it may have missed (catch-up sync,
+   * docs/protocol.md section 13), besides at every (re)connection: bounds what a link that dies
+   * without a word can lose.
+   */
+  sync_interval: "30s",
   bans_log: "/var/log/f2bp2p/bans.log",
   /** Authentication failures and refused connections, for the f2bp2p-auth fail2ban jail. */
   auth_log: "/var/log/f2bp2p/auth.log",
@@ -50,6 +56,7 @@ export const LIMITS = {
   max_reports_per_friend: { min: 1000, max: 10_000_000 },
   friend_reports_per_second: { min: 1, max: 1_000_000 },
   friend_burst: { min: 1, max: 10_000_000 },
+  sync_interval: { min: 1, max: 3600 },
   trust: { min: 0, max: 100 },
   /** Node and friend names. */
   name: { min: 1, max: 64 },

@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly friendReportsPerSecond: number;
   /** Reports one friend may send at once after a quiet period (1 – 10,000,000). */
   readonly friendBurst: number;
+  /** Seconds between catch-up syncs with each connected friend (`sync_interval`). */
+  readonly syncIntervalSeconds: number;
   /** File that fail2ban's f2bp2p jail watches. */
   readonly bansLog: string;
   /** File of refused connection attempts (one line each) that fail2ban's f2bp2p-auth jail watches. */

@@ -574,6 +574,11 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
       d.friend_reports_per_second,
     ),
     friendBurst: r.optional("friend_burst", rangeRule(LIMITS.friend_burst), d.friend_burst),
+    syncIntervalSeconds: r.optional(
+      "sync_interval",
+      durationRule(LIMITS.sync_interval.min, LIMITS.sync_interval.max),
+      d.sync_interval,
+    ),
     bansLog: r.optional("bans_log", pathRule(baseDir), d.bans_log),
     authLog: r.optional("auth_log", pathRule(baseDir), d.auth_log),
     controlSocket: r.optional("control_socket", socketPathRule(baseDir), d.control_socket),

@@ -23,6 +23,8 @@ export interface NodeSpec {
   readonly ignore?: readonly string[];
   readonly watch?: { readonly fail2banLog: string; readonly jails: readonly string[] };
   readonly logLevel?: "error" | "warn" | "info" | "debug";
+  /** `sync_interval` (e.g. "2s"); the node's default when not given. */
+  readonly syncInterval?: string;
 }
 
 export interface NetworkFiles {
@@ -79,6 +81,7 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
       ignore: node.ignore ?? [],
       log_level: node.logLevel ?? "warn",
     };
+    if (node.syncInterval !== undefined) config.sync_interval = node.syncInterval;
     if (node.watch) config.watch = { fail2ban_log: node.watch.fail2banLog, jails: node.watch.jails };
     const file = path.join(home, "f2bp2p.yaml");
     fs.writeFileSync(file, YAML.stringify(config));

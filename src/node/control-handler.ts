@@ -99,6 +99,8 @@ export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string,
       sent: f.link.sent,
       queued: f.link.queued,
       dropped: f.link.dropped,
+      leftToSync: f.link.leftToSync,
+      sync: node.syncStatus(f.key),
       reportsHeld: node.ledger.broughtBy(f.key),
       rejected: f.rejected,
       // Refusals a correct friend never causes: a misbehaving or broken friend shows here.

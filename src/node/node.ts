@@ -8,11 +8,13 @@ import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
+import { KIND_SYNC_PAGE, KIND_SYNC_REQUEST, PROTOCOL_VERSION } from "../protocol/constants.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
+import { type OpenedSyncPage, openSyncPage, openSyncRequest } from "../protocol/sync.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { type NodeState, openNodeState } from "../state/open.js";
 import {
@@ -28,6 +30,7 @@ import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rule
 import type { Logger } from "../util/logger.js";
 import { formatBanLine } from "./ban-line.js";
 import { BansLog, BansLogError } from "./bans-log.js";
+import { CatchUp, type SyncStatus } from "./catch-up.js";
 import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans } from "./pending-bans.js";
@@ -110,10 +113,11 @@ const EXPIRE_EVERY_MS = 60_000;
 const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
 const RETRY_EVERY_MS = 2_000;
-/** Reports read from the store per page when resending to a friend. */
-const RESEND_PAGE = 500;
-/** How far before a detected disconnect a resend reaches back: the drop is noticed late. */
-const RESEND_SLACK_MS = 10_000;
+/**
+ * Reports of a sync page taken in per event-loop turn: live messages are handled between slices, so
+ * a catch-up delays them by about one slice's signature checks (docs/performance.md).
+ */
+const SYNC_SLICE = 8;
 /**
  * Improved copies wait this long before they travel on: a first copy goes at once, but when better
  * paths keep arriving, the improvements of one report leave together as the best one.
@@ -158,7 +162,17 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
    * does not pay one commit each. Their forwarding and ban lines follow the commit.
    */
-  #group: { frames: Buffer[][]; accepted: Accepted[]; marks: [string, number][] } | undefined;
+  #group:
+    | {
+        frames: Buffer[][];
+        accepted: Accepted[];
+        /** Friends whose sync pages have reports in this group: a rollback makes them ask again. */
+        syncFrom: Set<Friend>;
+        /** Last pages of sync answers taken in: once committed, ask for more or note caught up. */
+        answers: { friend: Friend; page: OpenedSyncPage<Friend>["page"] }[];
+        marks: [string, number][];
+      }
+    | undefined;
   /**
    * Ban lines written to the bans log whose "written" mark is not yet committed (IP → when): the
    * mark rides along with the next store transaction instead of costing a commit of its own. After
@@ -174,6 +188,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #staleBansLog: string | undefined;
   /** CURVE key → friend name: who ZAP lets in. */
   #curveKeys: Map<string, string>;
+  /** Catch-up sync with every friend (catch-up.ts). */
+  readonly #catchUp: CatchUp;
+  /** Sync pages verified and waiting to be taken in, a slice per turn; `next`: first entry not yet. */
+  readonly #syncInbox: { opened: OpenedSyncPage<Friend>; next: number }[] = [];
+  #draining = false;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -207,6 +226,20 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     );
     this.#authLog = new AuthLog(config.authLog, components.log.child({ component: "auth" }), components.now);
     this.#curveKeys = new Map(this.#friends.map((f) => [f.config.curveKey, f.config.name]));
+    this.#catchUp = new CatchUp({
+      store: () => this.#store!,
+      self: identity.signingPublicKey,
+      signer: identity.signer,
+      now: components.now,
+      log: components.log.child({ component: "sync" }),
+      maxHops: config.maxHops,
+      intervalMs: config.syncIntervalSeconds * 1000,
+      recheck: (report, now) => {
+        const checked = checkStoredReport(report.signed, now, this.#lifetimeMs);
+        if (!checked.ok && checked.code !== "expired") this.#setAside(report.signed.id, checked.code, now);
+        return checked.ok;
+      },
+    });
     this.#listener = new Listener({
       context: components.context,
       endpoint: config.listen,
@@ -235,7 +268,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       signer: this.identity.signer,
       log: this.#c.log.child({ component: `friend:${config.name}` }),
       now: this.#c.now,
-      onReconnect: (downSince) => this.#resend(friend, downSince - RESEND_SLACK_MS),
+      // Whatever was in flight when a connection dropped is gone (PUSH has no acknowledgements), and
+      // the friend may have been down: ask it for what we lack (and it asks us back).
+      onConnected: () => this.#catchUp.request(friend),
     });
     const friend: Friend = { config, signingKey, key: signingKey.toString("hex"), link, rejected: {} };
     return friend;
@@ -257,6 +292,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   get #lifetimeMs(): number {
     return this.config.reportLifetimeSeconds * 1000;
+  }
+
+  /** Where the catch-up sync with a friend (signing key hex) stands. */
+  syncStatus(friendKey: string): SyncStatus {
+    return this.#catchUp.status(friendKey);
   }
 
   /** Messages waiting for the store to accept writes again. */
@@ -310,6 +350,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       Number(this.#listener.endpoint.slice(this.#listener.endpoint.lastIndexOf(":") + 1)),
     );
     for (const f of this.#friends) f.link.start();
+    this.#catchUp.start(() => this.#friends);
     this.#expireTimer = setInterval(() => this.#expire(), EXPIRE_EVERY_MS);
     this.#expireTimer.unref();
     this.#c.log.info("node started", {
@@ -325,6 +366,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#stopped = true;
     clearInterval(this.#expireTimer);
     clearTimeout(this.#retryTimer);
+    this.#catchUp.stop();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
     if (this.#unmarkedBans.size > 0 && this.#store !== undefined) {
@@ -374,7 +416,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** friends.d re-read on reload (see reload.ts): links to dropped friends close, new ones open. */
   replaceFriends(configs: readonly FriendConfig[]): FriendPlan<Friend> {
     const plan = planFriends(this.#friends, configs);
-    for (const f of plan.dropped) f.link.close();
+    for (const f of plan.dropped) {
+      f.link.close();
+      this.#catchUp.forget(f.key);
+    }
     const added = plan.added.map((c) => this.#makeFriend(c));
     const next = [...plan.kept.map(({ friend, config }) => ({ ...friend, config })), ...added];
     this.#friends.splice(0, this.#friends.length, ...next);
@@ -470,6 +515,17 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    */
   handleMessage(frames: Buffer[]): void {
     this.stats.messages++;
+    const head = frames[0];
+    if (head !== undefined && head.length >= 2 && head[0] === PROTOCOL_VERSION) {
+      if (head[1] === KIND_SYNC_REQUEST) {
+        this.#handleSyncRequest(frames);
+        return;
+      }
+      if (head[1] === KIND_SYNC_PAGE) {
+        this.#handleSyncPage(frames);
+        return;
+      }
+    }
     const claim = claimOf(frames);
     if (!this.#rateLimit.admits(claim, this.#c.now())) {
       this.#rejected("rate-limited", this.#friendsByKey.get(claim.sender ?? ""));
@@ -496,11 +552,98 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#group!.accepted.push(...accepted);
   }
 
+  /** A friend asks what our log holds for it (section 13.3); the answer is built in slices. */
+  #handleSyncRequest(frames: Buffer[]): void {
+    const opened = openSyncRequest(frames, {
+      self: this.identity.signingPublicKey,
+      friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
+    });
+    if (!opened.ok) {
+      this.#rejected(opened.code, undefined);
+      return;
+    }
+    const { request, friend } = opened.value;
+    if (!this.#catchUp.answer(friend, request)) this.#rejected("rate-limited", friend);
+  }
+
+  /**
+   * A page of a friend's answer to our sync request (section 13.4). It is checked whole at once
+   * (what we asked for, then its signature) and its reports are taken in a slice per event-loop turn.
+   */
+  #handleSyncPage(frames: Buffer[]): void {
+    const opened = openSyncPage(frames, {
+      self: this.identity.signingPublicKey,
+      friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
+      solicited: (hop, page) => this.#catchUp.solicited(hop, page),
+    });
+    if (!opened.ok) {
+      const claimed = frames[0]!.length >= 36 ? frames[0]!.subarray(4, 36).toString("hex") : "";
+      this.#rejected(
+        opened.code,
+        opened.code === "unsolicited" ? this.#friendsByKey.get(claimed) : undefined,
+      );
+      return;
+    }
+    this.#syncInbox.push({ opened: opened.value, next: 0 });
+    if (!this.#draining) {
+      this.#draining = true;
+      setImmediate(() => this.#drainSyncInbox());
+    }
+  }
+
+  /**
+   * Takes in one slice of the oldest waiting sync page, exactly as a live envelope's reports
+   * (#ingest), in the group transaction; the page's last slice moves the friend's cursor in the same
+   * transaction. A page whose write fails is dropped: the cursor did not move, so it is asked again.
+   */
+  #drainSyncInbox(): void {
+    const item = this.#syncInbox[0];
+    if (item === undefined || this.#stopped) {
+      this.#draining = false;
+      return;
+    }
+    const { page, hop, reports } = item.opened;
+    const end = Math.min(item.next + SYNC_SLICE, page.entries.length);
+    const slice = { from: page.from, to: page.to, entries: page.entries.slice(item.next, end) };
+    const done = end === page.entries.length;
+    try {
+      this.#openGroup();
+      const accepted = this.#store!.transaction(() => {
+        const now = this.#c.now();
+        const taken = this.#ingest({ envelope: slice, hop, reports: reports.slice(item.next, end) });
+        if (done) this.#catchUp.pageTakenIn(hop, page, now);
+        return taken;
+      });
+      this.#group!.accepted.push(...accepted);
+      this.#group!.syncFrom.add(hop);
+      if (done && page.last) this.#group!.answers.push({ friend: hop, page });
+      item.next = end;
+      if (done) this.#syncInbox.shift();
+    } catch (err: unknown) {
+      this.#ingestFailed(undefined, err);
+      this.#syncFailed(hop);
+    }
+    setImmediate(() => this.#drainSyncInbox());
+  }
+
+  /** Pages from a friend could not all be committed: the rest of its answer goes; it is asked again. */
+  #syncFailed(friend: Friend): void {
+    for (let i = this.#syncInbox.length - 1; i >= 0; i--)
+      if (this.#syncInbox[i]!.opened.hop === friend) this.#syncInbox.splice(i, 1);
+    this.#catchUp.pageFailed(friend);
+  }
+
   /** Opens the group transaction if none is open; it is committed at the end of this event-loop turn. */
   #openGroup(): void {
     if (this.#group !== undefined) return;
     this.#store!.begin();
-    this.#group = { frames: [], accepted: [], marks: this.#applyBanMarks() };
+    this.#group = {
+      frames: [],
+      accepted: [],
+      syncFrom: new Set(),
+      answers: [],
+      marks: this.#applyBanMarks(),
+    };
     setImmediate(() => this.#commitGroup(false));
   }
 
@@ -524,6 +667,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#writeRecovered("store");
     for (const [ip, at] of group.marks) if (this.#unmarkedBans.get(ip) === at) this.#unmarkedBans.delete(ip);
     this.#afterCommit(group.accepted);
+    for (const { friend, page } of group.answers) this.#catchUp.answerTakenIn(friend, page);
     return undefined;
   }
 
@@ -563,13 +707,15 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#rollBack(group);
   }
 
-  #rollBack(group: { frames: Buffer[][] }): void {
+  #rollBack(group: { frames: Buffer[][]; syncFrom: Set<Friend> }): void {
     try {
       this.#store!.rollback();
     } catch {
       // Nothing more to undo: the transaction is gone either way.
     }
     this.ledger.resync();
+    this.#catchUp.resync();
+    for (const friend of group.syncFrom) this.#syncFailed(friend);
     for (const frames of group.frames) this.#keepForRetry(frames);
   }
 
@@ -802,36 +948,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report }, holdMs);
     }
     return targets.length;
-  }
-
-  /**
-   * Sends a friend that came back what it may have missed, by the usual forwarding rules. Each stored
-   * report is checked again before it leaves; one that fails is set aside and counted, never sent.
-   */
-  #resend(friend: Friend, since: number): void {
-    const store = this.#store;
-    if (store === undefined || this.#stopped) return;
-    const now = this.#c.now();
-    let count = 0;
-    let after: { acceptedAt: number; id: Buffer } | undefined;
-    for (;;) {
-      const page = store.acceptedSince(since, RESEND_PAGE, after);
-      for (const known of page) {
-        const checked = checkStoredReport(known.signed, now, this.#lifetimeMs);
-        if (!checked.ok) {
-          if (checked.code !== "expired") this.#setAside(known.signed.id, checked.code, now);
-          continue;
-        }
-        const fromKey = known.via === VIA_SELF ? undefined : known.via;
-        count += this.#forward(checked.value, known.trust, known.path, fromKey, 0, [friend]);
-      }
-      if (page.length < RESEND_PAGE) break;
-      const last = page[page.length - 1]!;
-      after = { acceptedAt: last.acceptedAt, id: last.signed.id };
-    }
-    if (count > 0) {
-      this.#c.log.info("resent to reconnected friend", { friend: friend.config.name, reports: count });
-    }
   }
 
   #setAside(id: Buffer, reason: string, now: number): void {

@@ -48,6 +48,7 @@ const RESTART_ONLY: Readonly<Record<string, keyof NodeConfig>> = {
   max_reports_per_friend: "maxReportsPerFriend",
   friend_reports_per_second: "friendReportsPerSecond",
   friend_burst: "friendBurst",
+  sync_interval: "syncIntervalSeconds",
   bans_log: "bansLog",
   auth_log: "authLog",
   control_socket: "controlSocket",

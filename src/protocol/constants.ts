@@ -5,10 +5,15 @@ export const PROTOCOL_VERSION = 1;
 
 export const KIND_REPORT = 0x01;
 export const KIND_ENVELOPE = 0x02;
+/** Catch-up sync (docs/protocol.md section 13). */
+export const KIND_SYNC_REQUEST = 0x03;
+export const KIND_SYNC_PAGE = 0x04;
 
 /** Domain tags keep a signature over one kind of bytes from ever verifying as another kind. */
 export const REPORT_SIGNING_TAG = Buffer.from("f2bp2p/v1/report\0", "latin1");
 export const ENVELOPE_SIGNING_TAG = Buffer.from("f2bp2p/v1/envelope\0", "latin1");
+export const SYNC_REQUEST_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-request\0", "latin1");
+export const SYNC_PAGE_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-page\0", "latin1");
 
 export const KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -43,3 +48,16 @@ export const MAX_FRAME_BYTES = MAX_ENVELOPE_BYTES;
 
 /** How far in the future a report's time may be before it is refused (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = WIRE_LIMITS.MAX_CLOCK_SKEW_MS;
+
+/** Largest u64 value a node reads as a number (times, sequence numbers): 2^53 - 1. */
+export const MAX_TIME = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Sync request: version, kind, u16 limit, from, to, 16-byte log id, u64 after, 8-byte request id. */
+export const SYNC_LOG_ID_BYTES = 16;
+export const REQUEST_ID_BYTES = 8;
+export const SYNC_REQUEST_BYTES = 4 + KEY_BYTES + KEY_BYTES + SYNC_LOG_ID_BYTES + 8 + REQUEST_ID_BYTES;
+/** Sync page header: version, kind, count, flags, from, to, request id, log id, u64 after, u64 upto. */
+export const SYNC_PAGE_HEADER_BYTES =
+  4 + KEY_BYTES + KEY_BYTES + REQUEST_ID_BYTES + SYNC_LOG_ID_BYTES + 8 + 8;
+/** Most entries one sync request may ask for: bounds the answer to 16 full pages. */
+export const MAX_SYNC_LIMIT = 1024;

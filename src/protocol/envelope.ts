@@ -40,22 +40,51 @@ export interface CarriedReport {
 }
 
 export function encodeEnvelope(envelope: Envelope): Buffer {
-  const size = envelope.entries.reduce((n, e) => n + ENTRY_FIXED_BYTES + e.path.length * KEY_BYTES, 0);
-  const out = Buffer.alloc(ENVELOPE_HEADER_BYTES + size);
-  out[0] = PROTOCOL_VERSION;
-  out[1] = KIND_ENVELOPE;
-  out[2] = envelope.entries.length;
-  out[3] = 0;
-  envelope.from.copy(out, 4);
-  envelope.to.copy(out, 4 + KEY_BYTES);
-  let at = ENVELOPE_HEADER_BYTES;
-  for (const entry of envelope.entries) {
+  const header = Buffer.alloc(ENVELOPE_HEADER_BYTES);
+  header[0] = PROTOCOL_VERSION;
+  header[1] = KIND_ENVELOPE;
+  header[2] = envelope.entries.length;
+  header[3] = 0;
+  envelope.from.copy(header, 4);
+  envelope.to.copy(header, 4 + KEY_BYTES);
+  return Buffer.concat([header, encodeEntries(envelope.entries)]);
+}
+
+/** Entries back to back (section 6.2); shared by envelopes and sync pages. */
+export function encodeEntries(entries: readonly Entry[]): Buffer {
+  const size = entries.reduce((n, e) => n + ENTRY_FIXED_BYTES + e.path.length * KEY_BYTES, 0);
+  const out = Buffer.alloc(size);
+  let at = 0;
+  for (const entry of entries) {
     at += entry.id.copy(out, at);
     out[at++] = entry.trust;
     out[at++] = entry.path.length;
     for (const key of entry.path) at += key.copy(out, at);
   }
   return out;
+}
+
+/**
+ * Reads `count` entries starting at `start`; they must end exactly at the end of `bytes`. The
+ * entries' ids and keys are views into `bytes`.
+ */
+export function decodeEntries(bytes: Buffer, start: number, count: number): Result<Entry[]> {
+  const entries: Entry[] = [];
+  let at = start;
+  for (let i = 0; i < count; i++) {
+    if (at + ENTRY_FIXED_BYTES > bytes.length) return reject("malformed");
+    const id = bytes.subarray(at, at + MESSAGE_ID_BYTES);
+    at += MESSAGE_ID_BYTES;
+    const trust = bytes[at++]!;
+    const pathLength = bytes[at++]!;
+    if (pathLength === 0 || pathLength > MAX_PATH) return reject("malformed");
+    if (at + pathLength * KEY_BYTES > bytes.length) return reject("malformed");
+    const path: Buffer[] = [];
+    for (let p = 0; p < pathLength; p++, at += KEY_BYTES) path.push(bytes.subarray(at, at + KEY_BYTES));
+    entries.push({ id, trust, path });
+  }
+  if (at !== bytes.length) return reject("malformed");
+  return ok(entries);
 }
 
 /** The frames of one ZeroMQ message: envelope, its signature, then each report and its signature. */
@@ -81,22 +110,9 @@ export function decodeEnvelope(bytes: Buffer): Result<Envelope> {
   if (count === 0 || count > MAX_ENTRIES || bytes[3] !== 0) return reject("malformed");
   const from = bytes.subarray(4, 4 + KEY_BYTES);
   const to = bytes.subarray(4 + KEY_BYTES, ENVELOPE_HEADER_BYTES);
-  const entries: Entry[] = [];
-  let at = ENVELOPE_HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
-    if (at + ENTRY_FIXED_BYTES > bytes.length) return reject("malformed");
-    const id = bytes.subarray(at, at + MESSAGE_ID_BYTES);
-    at += MESSAGE_ID_BYTES;
-    const trust = bytes[at++]!;
-    const pathLength = bytes[at++]!;
-    if (pathLength === 0 || pathLength > MAX_PATH) return reject("malformed");
-    if (at + pathLength * KEY_BYTES > bytes.length) return reject("malformed");
-    const path: Buffer[] = [];
-    for (let p = 0; p < pathLength; p++, at += KEY_BYTES) path.push(bytes.subarray(at, at + KEY_BYTES));
-    entries.push({ id, trust, path });
-  }
-  if (at !== bytes.length) return reject("malformed");
-  return ok({ from, to, entries });
+  const entries = decodeEntries(bytes, ENVELOPE_HEADER_BYTES, count);
+  if (!entries.ok) return entries;
+  return ok({ from, to, entries: entries.value });
 }
 
 export interface OpenedMessage<F> {

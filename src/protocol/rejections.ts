@@ -29,7 +29,9 @@ export type RejectCode =
   // Local policy, not a protocol error: the sending friend already fills its share of our memory.
   | "over-quota"
   // Local policy: the sending friend is over its rate (friend_reports_per_second); not verified.
-  | "rate-limited";
+  | "rate-limited"
+  // A sync page this node did not ask for (or no longer waits for): not verified.
+  | "unsolicited";
 
 export type Result<T> =
   | { readonly ok: true; readonly value: T }
@@ -71,4 +73,6 @@ export const REJECT_SEVERITY: Readonly<Record<RejectCode, RejectSeverity>> = {
   "own-report": "stale",
   "over-quota": "local-policy",
   "rate-limited": "local-policy",
+  // An answer that arrives after its request timed out is late, not wrong.
+  unsolicited: "stale",
 };

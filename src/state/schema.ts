@@ -58,6 +58,27 @@ export const MIGRATIONS: readonly string[] = [
 
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 2: catch-up sync (docs/protocol.md section 13). Every new or improved best copy gets the next
+  // log sequence number; the log id names this store's numbering, so a wiped store starts a new one;
+  // sync_cursors says, per friend, how far into that friend's log everything has been taken in.
+  `
+  ALTER TABLE reports ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+  UPDATE reports SET seq = numbered.n
+    FROM (SELECT id, row_number() OVER (ORDER BY accepted_at, id) AS n FROM reports) AS numbered
+    WHERE numbered.id = reports.id;
+  CREATE INDEX reports_by_seq ON reports (seq);
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))));
+
+  CREATE TABLE sync_cursors (
+    friend     BLOB PRIMARY KEY,    -- the friend's signing key
+    log_id     BLOB NOT NULL,       -- the friend's log this cursor is in (16 bytes)
+    after      INTEGER NOT NULL,    -- everything of that log up to this seq is taken in here
+    updated_at INTEGER NOT NULL     -- local ms
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Bytes of a catch-up log id (meta `log_id`, hex): docs/protocol.md section 13. */
+export const LOG_ID_BYTES = 16;

@@ -6,18 +6,19 @@ import { decodeReport } from "../protocol/report.js";
 import { sha256 } from "../protocol/signing.js";
 import { type CopyMark, VIA_SELF } from "../trust/rules.js";
 import { createOwnedLikeParent } from "../util/owner.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
+import { LOG_ID_BYTES, MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 import {
   type BanRecord,
   type BestCopy,
   type ExpiredBatch,
-  type PageMark,
+  type LoggedReport,
   type StateStore,
   type StoreCounts,
   StoreDamagedError,
   type StoredContribution,
   type StoredReport,
   StoreWriteError,
+  type SyncCursor,
 } from "./store.js";
 
 export const STORE_FILE = "state.db";
@@ -43,6 +44,13 @@ export class SqliteStore implements StateStore {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #s: ReturnType<typeof prepare>;
+  /**
+   * The last catch-up sequence number handed out. It never goes back, also when the reports that
+   * carried the highest numbers expire (meta `seq_floor` keeps it): a friend's cursor past a number
+   * must never miss a report numbered later.
+   */
+  #seq = 0;
+  #logId: Buffer | undefined;
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
@@ -68,6 +76,15 @@ export class SqliteStore implements StateStore {
       throw damaged(this.file, err);
     }
     if (readOnly) {
+      const version = this.#db.pragma("user_version", { simple: true }) as number;
+      if (version !== SCHEMA_VERSION) {
+        this.#db.close();
+        throw new StoreDamagedError(
+          this.file,
+          `it has schema ${version} and this f2bp2p reads schema ${SCHEMA_VERSION}; ` +
+            "start the node (f2bp2p run) once so it upgrades the store",
+        );
+      }
       this.#s = prepare(this.#db);
       return;
     }
@@ -82,6 +99,7 @@ export class SqliteStore implements StateStore {
       if (options.integrityCheck ?? true) this.#quickCheck();
       this.#migrate();
       this.#s = prepare(this.#db);
+      this.#seq = this.#highestSeq();
     } catch (err: unknown) {
       this.#db.close();
       if (err instanceof StoreDamagedError) throw err;
@@ -112,6 +130,12 @@ export class SqliteStore implements StateStore {
         this.#db.pragma(`user_version = ${v + 1}`);
       })();
     }
+  }
+
+  #highestSeq(): number {
+    const max = (this.#s.maxSeq.get() as { n: number | null }).n ?? 0;
+    const floor = Number((this.#s.metaGet.get("seq_floor") as Row | undefined)?.value ?? 0);
+    return Math.max(max, floor);
   }
 
   transaction<T>(work: () => T, options: { readonly durable?: boolean } = {}): T {
@@ -173,6 +197,7 @@ export class SqliteStore implements StateStore {
         broughtBy,
         r.acceptedAt,
         r.expiresAt,
+        ++this.#seq,
       );
       if (broughtBy !== null) this.#s.countFriend.run({ friend: broughtBy, delta: 1 });
     });
@@ -185,6 +210,7 @@ export class SqliteStore implements StateStore {
         Buffer.concat(c.path as Buffer[]),
         shorterText(c.shorter),
         c.acceptedAt,
+        ++this.#seq,
         id,
       ),
     );
@@ -243,17 +269,36 @@ export class SqliteStore implements StateStore {
     return counts;
   }
 
-  acceptedSince(since: number, limit: number, after?: PageMark): StoredReport[] {
-    const rows = (
-      after === undefined
-        ? this.#s.acceptedSince.all(since, limit)
-        : this.#s.acceptedAfter.all(since, after.acceptedAt, after.id, limit)
-    ) as Row[];
-    return rows.map((row) => this.#toReport(row.id as Buffer, row));
+  logAfter(after: number, now: number, limit: number): LoggedReport[] {
+    const rows = this.#s.logAfter.all(after, now, limit) as Row[];
+    return rows.map((row) => ({ ...this.#toReport(row.id as Buffer, row), seq: row.seq as number }));
+  }
+
+  logId(): Buffer {
+    if (this.#logId === undefined) {
+      const text = (this.#s.metaGet.get("log_id") as Row | undefined)?.value;
+      const id = typeof text === "string" ? Buffer.from(text, "hex") : Buffer.alloc(0);
+      if (id.length !== LOG_ID_BYTES)
+        throw new StoreDamagedError(this.file, "its catch-up log id is missing");
+      this.#logId = id;
+    }
+    return this.#logId;
+  }
+
+  syncCursor(friend: string): SyncCursor | undefined {
+    const row = this.#s.syncCursor.get(Buffer.from(friend, "hex")) as Row | undefined;
+    return row === undefined ? undefined : { logId: row.log_id as Buffer, after: row.after as number };
+  }
+
+  setSyncCursor(friend: string, cursor: SyncCursor, now: number): void {
+    this.#writing(() =>
+      this.#s.setSyncCursor.run(Buffer.from(friend, "hex"), cursor.logId, cursor.after, now),
+    );
   }
 
   expire(now: number, limit: number): ExpiredBatch {
     return this.transaction(() => {
+      this.#keepSeqFloor();
       const reports = this.#s.expireReports.all(now, limit) as Row[];
       const broughtBy: string[] = [];
       for (const row of reports) {
@@ -274,11 +319,17 @@ export class SqliteStore implements StateStore {
 
   setAside(id: Buffer, reason: string, now: number): void {
     this.transaction(() => {
+      this.#keepSeqFloor();
       this.#s.setAside.run(reason, now, id);
       const dropped = this.#s.dropReport.get(id) as Row | undefined;
       if (dropped !== undefined && dropped.brought_by !== null)
         this.#s.countFriend.run({ friend: dropped.brought_by, delta: -1 });
     });
+  }
+
+  /** Before reports go, the highest sequence number handed out is kept, so it is never reused. */
+  #keepSeqFloor(): void {
+    this.#s.metaSet.run("seq_floor", String(this.#seq));
   }
 
   counts(): StoreCounts {
@@ -377,9 +428,19 @@ function prepare(db: Database.Database) {
   const columns = "bytes, signature, trust, path, shorter, brought_by, accepted_at, expires_at";
   return {
     report: db.prepare(`SELECT ${columns} FROM reports WHERE id = ?`),
-    insertReport: db.prepare(`INSERT INTO reports (id, ${columns}) VALUES (?,?,?,?,?,?,?,?,?)`),
+    insertReport: db.prepare(`INSERT INTO reports (id, ${columns}, seq) VALUES (?,?,?,?,?,?,?,?,?,?)`),
     updateBest: db.prepare(
-      "UPDATE reports SET trust = ?, path = ?, shorter = ?, accepted_at = ? WHERE id = ?",
+      "UPDATE reports SET trust = ?, path = ?, shorter = ?, accepted_at = ?, seq = ? WHERE id = ?",
+    ),
+    maxSeq: db.prepare("SELECT max(seq) AS n FROM reports"),
+    metaGet: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    metaSet: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+    logAfter: db.prepare(
+      `SELECT id, seq, ${columns} FROM reports WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?`,
+    ),
+    syncCursor: db.prepare("SELECT log_id, after FROM sync_cursors WHERE friend = ?"),
+    setSyncCursor: db.prepare(
+      "INSERT OR REPLACE INTO sync_cursors (friend, log_id, after, updated_at) VALUES (?,?,?,?)",
     ),
     countFriend: db.prepare(
       `INSERT INTO friend_counts (friend, reports) VALUES (:friend, :delta)
@@ -409,13 +470,6 @@ function prepare(db: Database.Database) {
     ),
     dropBan: db.prepare("DELETE FROM bans WHERE ip = ?"),
     broughtCounts: db.prepare("SELECT friend, reports FROM friend_counts"),
-    acceptedSince: db.prepare(
-      `SELECT id, ${columns} FROM reports WHERE accepted_at >= ? ORDER BY accepted_at, id LIMIT ?`,
-    ),
-    acceptedAfter: db.prepare(
-      `SELECT id, ${columns} FROM reports WHERE accepted_at >= ? AND (accepted_at, id) > (?, ?)
-       ORDER BY accepted_at, id LIMIT ?`,
-    ),
     expireReports: db.prepare(
       `DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE expires_at <= ? LIMIT ?)
        RETURNING brought_by`,

@@ -44,8 +44,16 @@ export interface StateStore {
 
   /** Live reports each friend brought in (signing key hex → count): the per-friend quota's start. */
   broughtCounts(): Map<string, number>;
-  /** Reports accepted at or after `since` (local ms), in acceptance order, after `after` (paging). */
-  acceptedSince(since: number, limit: number, after?: PageMark): StoredReport[];
+  /**
+   * The catch-up log (docs/protocol.md section 13): live reports (expiry after `now`, ms) whose best
+   * copy got its sequence number after `after`, in sequence order, at most `limit`.
+   */
+  logAfter(after: number, now: number, limit: number): LoggedReport[];
+  /** This store's log id (16 bytes): a wiped or new store has a new one, so friends start over. */
+  logId(): Buffer;
+  /** How far into a friend's log (friend signing key hex) everything has been taken in here. */
+  syncCursor(friend: string): SyncCursor | undefined;
+  setSyncCursor(friend: string, cursor: SyncCursor, now: number): void;
   /**
    * Deletes up to `limit` reports whose lifetime is over, with their contributions, and ban records of
    * IPs left with no contribution. Returns what went, so quotas can follow; `done` when none is left.
@@ -104,9 +112,16 @@ export interface BanRecord {
   readonly withheld: boolean;
 }
 
-export interface PageMark {
-  readonly acceptedAt: number;
-  readonly id: Buffer;
+/** A stored report with its place in the catch-up log. */
+export interface LoggedReport extends StoredReport {
+  /** Sequence number of its best copy: each new or improved copy gets the next one. */
+  readonly seq: number;
+}
+
+/** A position in a friend's catch-up log: its log id and the last sequence number taken in. */
+export interface SyncCursor {
+  readonly logId: Buffer;
+  readonly after: number;
 }
 
 export interface ExpiredBatch {

@@ -54,11 +54,10 @@ export interface FriendLinkOptions {
   readonly maxQueued?: number;
   readonly now: () => number;
   /**
-   * Called when the friend is back after a disconnect, with the time the link went down. ZeroMQ
-   * PUSH has no acknowledgements: what was in flight when the connection dropped is gone, so the
-   * node sends again what it accepted around and after that time. Duplicates are dropped by id.
+   * Called each time the CURVE handshake with the friend succeeds (first connection and every
+   * reconnection): the node asks the friend for what it missed (catch-up sync).
    */
-  readonly onReconnect?: (downSince: number) => void;
+  readonly onConnected?: () => void;
   /** First wait before replacing a failed socket (tests shorten it); default RELINK_FIRST_DELAY_MS. */
   readonly relinkFirstDelayMs?: number;
 }
@@ -88,8 +87,12 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #pumping = false;
   #closed = false;
   #dropped = 0;
+  #leftToSync = 0;
   #state: LinkState = "connecting";
-  #downSince: number | undefined;
+  /** Our newest sync request to this friend, waiting to be sent: only the newest is worth sending. */
+  #syncRequest: Buffer[] | undefined;
+  /** Pages of our answer to the friend's sync request: sent when no live report waits. */
+  readonly #syncPages: Buffer[][] = [];
   sent = 0;
 
   constructor(options: FriendLinkOptions) {
@@ -134,14 +137,13 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     if (state === "connected") {
       this.#relinkFailures = 0;
       log.info("connected", { endpoint });
-      const downSince = this.#downSince;
-      this.#downSince = undefined;
-      if (downSince !== undefined) this.#options.onReconnect?.(downSince);
+      this.#options.onConnected?.();
     } else {
-      // Only a connection that was up can have lost messages in flight (`immediate` keeps the rest
-      // in our queue until a handshake succeeds).
-      if (state === "disconnected") this.#downSince ??= this.#options.now();
       log.warn(LINK_STATE_TEXT[state], { endpoint });
+      // What waits here goes to the friend through catch-up sync once it is back.
+      this.#leftToSync += this.#queue.length + this.#held.length;
+      for (const slot of this.#queue.splice(0)) this.#forget(slot);
+      for (const slot of this.#held.splice(0)) this.#forget(slot);
     }
     this.emit("state", state);
   }
@@ -183,12 +185,23 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     return this.#dropped;
   }
 
+  /** Reports not sent live because the link was down: the friend's catch-up sync brings them. */
+  get leftToSync(): number {
+    return this.#leftToSync;
+  }
+
   /**
    * Queues a report for this friend. `holdMs` > 0 holds it back that long first: used for improved
    * copies, so that a run of improvements of one report leaves as one entry, not one per step.
    */
   enqueue(item: Outgoing, holdMs = 0): void {
     if (this.#closed) return;
+    // A friend we are not connected to gets the report from our log when it next syncs with us
+    // (section 13); queued here it would only arrive late, maybe expired, and hold memory meanwhile.
+    if (this.#state !== "connected") {
+      this.#leftToSync++;
+      return;
+    }
     const id = item.entry.id.toString("hex");
     const waiting = this.#waiting.get(id);
     if (waiting !== undefined && supersedes(item.entry, waiting.item.entry)) {
@@ -203,6 +216,30 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
       return;
     }
     this.#push(slot);
+  }
+
+  /** Queues a sync request (section 13), replacing one not yet sent; it leaves before live reports. */
+  sendSyncRequest(frames: Buffer[]): void {
+    if (this.#closed) return;
+    this.#syncRequest = frames;
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /**
+   * Queues the pages of an answer to the friend's sync request; `replace` drops pages of an earlier
+   * answer still waiting (the friend asked again, so it no longer waits for them). Pages leave only
+   * when no live report waits, so a catch-up never delays live reports by more than one page.
+   */
+  sendSyncPages(pages: readonly Buffer[][], replace = false): void {
+    if (this.#closed) return;
+    if (replace) this.#syncPages.length = 0;
+    this.#syncPages.push(...pages);
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /** Pages of an answer waiting to be sent. */
+  get syncPagesQueued(): number {
+    return this.#syncPages.length;
   }
 
   #releaseHeld(): void {
@@ -226,7 +263,19 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (!this.#closed) {
+        if (this.#syncRequest !== undefined) {
+          const request = this.#syncRequest;
+          this.#syncRequest = undefined;
+          if (!(await this.#sendControl(request))) this.#syncRequest ??= request;
+          continue;
+        }
+        if (this.#queue.length === 0) {
+          const page = this.#syncPages.shift();
+          if (page === undefined) break;
+          if (!(await this.#sendControl(page))) this.#syncPages.unshift(page);
+          continue;
+        }
         const batch = this.#queue.splice(0, MAX_ENTRIES);
         for (const slot of batch) this.#forget(slot);
         const frames = sealEnvelope(
@@ -252,6 +301,18 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
       if (!this.#closed) this.#options.log.error("send failed", { error: String(err) });
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  /** Sends one sync message; false when the socket was replaced meanwhile (it goes again). */
+  async #sendControl(frames: Buffer[]): Promise<boolean> {
+    const socket = this.#socket;
+    try {
+      await socket.send(frames);
+      return true;
+    } catch (err: unknown) {
+      if (this.#closed || socket !== this.#socket) return false;
+      throw err;
     }
   }
 
