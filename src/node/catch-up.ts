@@ -41,8 +41,13 @@ export const SYNC_RETRY_FIRST_MS = 1_000;
 const ANSWER_SLICE = 16;
 /** Sync requests a friend may send per second (burst as many): a request costs a store read. */
 const REQUESTS_PER_SECOND = 10;
-/** A request from a friend makes us ask it back, unless we finished a sync with it this recently. */
-const ASK_BACK_AFTER_MS = 5_000;
+/**
+ * A request from a friend makes us ask it back, unless we asked it this recently (which also ends
+ * the exchange: the friend's request answered ours, it does not start another round).
+ */
+const ASK_BACK_AFTER_MS = 1_000;
+/** Our request still without a page when the friend asks us: after this long it is asked again. */
+const UNANSWERED_MS = 5_000;
 
 const NO_LOG = Buffer.alloc(16);
 
@@ -88,6 +93,8 @@ interface FriendSync {
   /** Entries that arrived in the current sync run (a run: requests until the log's end). */
   runEntries: number;
   retryMs: number;
+  /** When we last sent this friend a request (local ms). */
+  askedAt: number | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   /** Increases with every answer started: an older answer still being built stops. */
   answer: number;
@@ -165,6 +172,7 @@ export class CatchUp {
         sent: 0,
         runEntries: 0,
         retryMs: SYNC_RETRY_FIRST_MS,
+        askedAt: undefined,
         retryTimer: undefined,
         answer: 0,
         requests: new TokenBucket(
@@ -219,6 +227,7 @@ export class CatchUp {
       pages: 0,
     };
     if (s.state !== "behind") s.state = "syncing";
+    s.askedAt = this.#o.now();
     friend.link.sendSyncRequest(sealSyncRequest(request, this.#o.signer));
     this.#o.log.debug("sync request", { friend: friend.config.name, after: cursor.after });
   }
@@ -328,9 +337,8 @@ export class CatchUp {
     // A friend that asks has just (re)connected to us: the other direction may have gaps too. A
     // request of ours still unanswered was most likely answered into a dead connection: ask again.
     const out = s.outstanding;
-    if (out !== undefined && out.pages === 0 && now - out.sentAt > ASK_BACK_AFTER_MS) this.#drop(s);
-    if (s.outstanding === undefined && (s.caughtUpAt === undefined || now - s.caughtUpAt > ASK_BACK_AFTER_MS))
-      this.request(friend);
+    if (out !== undefined && out.pages === 0 && now - out.sentAt > UNANSWERED_MS) this.#drop(s);
+    if (s.askedAt === undefined || now - s.askedAt > ASK_BACK_AFTER_MS) this.request(friend);
     return true;
   }
 

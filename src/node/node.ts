@@ -79,7 +79,11 @@ export type LocalReportResult =
 export interface NodeStats {
   messages: number;
   accepted: number;
+  /** Copies from live envelopes that brought nothing new (a report already held as well). */
   noGain: number;
+  /** Reports taken in from friends' sync pages, and how many of them were already held. */
+  syncReports: number;
+  syncNoGain: number;
   bans: number;
   localReports: number;
   rejected: Partial<Record<RejectCode, number>>;
@@ -136,6 +140,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     messages: 0,
     accepted: 0,
     noGain: 0,
+    syncReports: 0,
+    syncNoGain: 0,
     bans: 0,
     localReports: 0,
     rejected: {},
@@ -610,7 +616,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#openGroup();
       const accepted = this.#store!.transaction(() => {
         const now = this.#c.now();
-        const taken = this.#ingest({ envelope: slice, hop, reports: reports.slice(item.next, end) });
+        const taken = this.#ingest({ envelope: slice, hop, reports: reports.slice(item.next, end) }, true);
+        this.stats.syncReports += slice.entries.length;
         if (done) this.#catchUp.pageTakenIn(hop, page, now);
         return taken;
       });
@@ -720,7 +727,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /** Checks and records every entry of an opened envelope; returns what to do once it is committed. */
-  #ingest({ envelope, hop, reports }: OpenedMessage): Accepted[] {
+  #ingest({ envelope, hop, reports }: OpenedMessage, fromSync = false): Accepted[] {
     const ledger = this.ledger;
     const now = this.#c.now();
     const ctx = {
@@ -760,8 +767,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         lookup,
       );
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
-      else if (outcome.kind === "no-gain") this.stats.noGain++;
-      else accepted.push(this.#record(outcome, checked.value, hop, now));
+      else if (outcome.kind === "no-gain") {
+        if (fromSync) this.stats.syncNoGain++;
+        else this.stats.noGain++;
+      } else accepted.push(this.#record(outcome, checked.value, hop, now));
     });
     return accepted;
   }
@@ -944,8 +953,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (targets.length === 0) return 0;
     const forwardPath = [...path, this.identity.signingPublicKey];
     const report = { bytes: signed.bytes, signature: signed.signature };
+    const expiresAt = signed.report.time + this.#lifetimeMs;
     for (const friend of targets) {
-      friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report }, holdMs);
+      friend.link.enqueue({ entry: { id: signed.id, trust, path: forwardPath }, report, expiresAt }, holdMs);
     }
     return targets.length;
   }

@@ -28,6 +28,8 @@ const LINK_EVENTS: readonly LinkEvent[] = [
 export interface Outgoing {
   readonly entry: Entry;
   readonly report: CarriedReport;
+  /** When the report's lifetime ends (ms): a report still queued then is not sent. */
+  readonly expiresAt: number;
 }
 
 interface Slot {
@@ -87,7 +89,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #pumping = false;
   #closed = false;
   #dropped = 0;
-  #leftToSync = 0;
+  #expired = 0;
   #state: LinkState = "connecting";
   /** Our newest sync request to this friend, waiting to be sent: only the newest is worth sending. */
   #syncRequest: Buffer[] | undefined;
@@ -137,13 +139,10 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     if (state === "connected") {
       this.#relinkFailures = 0;
       log.info("connected", { endpoint });
+      this.#wake();
       this.#options.onConnected?.();
     } else {
       log.warn(LINK_STATE_TEXT[state], { endpoint });
-      // What waits here goes to the friend through catch-up sync once it is back.
-      this.#leftToSync += this.#queue.length + this.#held.length;
-      for (const slot of this.#queue.splice(0)) this.#forget(slot);
-      for (const slot of this.#held.splice(0)) this.#forget(slot);
     }
     this.emit("state", state);
   }
@@ -185,9 +184,9 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     return this.#dropped;
   }
 
-  /** Reports not sent live because the link was down: the friend's catch-up sync brings them. */
-  get leftToSync(): number {
-    return this.#leftToSync;
+  /** Queued reports whose lifetime ended before they could leave: not sent (the friend would refuse them). */
+  get expired(): number {
+    return this.#expired;
   }
 
   /**
@@ -196,12 +195,6 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
    */
   enqueue(item: Outgoing, holdMs = 0): void {
     if (this.#closed) return;
-    // A friend we are not connected to gets the report from our log when it next syncs with us
-    // (section 13); queued here it would only arrive late, maybe expired, and hold memory meanwhile.
-    if (this.#state !== "connected") {
-      this.#leftToSync++;
-      return;
-    }
     const id = item.entry.id.toString("hex");
     const waiting = this.#waiting.get(id);
     if (waiting !== undefined && supersedes(item.entry, waiting.item.entry)) {
@@ -264,6 +257,12 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     this.#pumping = true;
     try {
       while (!this.#closed) {
+        if (this.#state !== "connected") {
+          // Batches are made when they can leave: a report queued while the friend was away for
+          // longer than it lives is dropped then, instead of being sent and refused as expired.
+          await this.#untilConnected();
+          continue;
+        }
         if (this.#syncRequest !== undefined) {
           const request = this.#syncRequest;
           this.#syncRequest = undefined;
@@ -276,7 +275,15 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
           if (!(await this.#sendControl(page))) this.#syncPages.unshift(page);
           continue;
         }
-        const batch = this.#queue.splice(0, MAX_ENTRIES);
+        const now = this.#options.now();
+        const batch = this.#queue.splice(0, MAX_ENTRIES).filter((slot) => {
+          if (slot.item.expiresAt > now) return true;
+          // Queued while the friend was away for longer than the report lives: it would be refused.
+          this.#forget(slot);
+          this.#expired++;
+          return false;
+        });
+        if (batch.length === 0) continue;
         for (const slot of batch) this.#forget(slot);
         const frames = sealEnvelope(
           { from: this.#options.self, to: this.#options.friendKey, entries: batch.map((s) => s.item.entry) },
@@ -316,12 +323,24 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     }
   }
 
+  #waiters: (() => void)[] = [];
+
+  /** Resolves at the next change of state to connected, or when the link is closed. */
+  #untilConnected(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #wake(): void {
+    for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+
   #forget(slot: Slot): void {
     if (this.#waiting.get(slot.id) === slot) this.#waiting.delete(slot.id);
   }
 
   close(): void {
     this.#closed = true;
+    this.#wake();
     clearTimeout(this.#holdTimer);
     clearTimeout(this.#relinkTimer);
     this.#socket.close();

@@ -52,6 +52,7 @@ describe("loadNodeConfig: valid files", () => {
       maxReportsPerFriend: 250_000,
       friendReportsPerSecond: 200,
       friendBurst: 20_000,
+      syncIntervalSeconds: 30,
       bansLog: "/var/log/f2bp2p/bans.log",
       authLog: "/var/log/f2bp2p/auth.log",
       controlSocket: "/run/f2bp2p/control.sock",

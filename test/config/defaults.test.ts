@@ -46,6 +46,11 @@ describe("docs and shipped files agree with config/defaults.ts", () => {
       cell("report_lifetime", 2),
       `${LIMITS.report_lifetime.min} seconds to ${LIMITS.report_lifetime.max / 86400} days`,
     );
+    assert.equal(cell("sync_interval", 1), `\`${NODE_DEFAULTS.sync_interval}\``);
+    assert.equal(parseDuration(NODE_DEFAULTS.sync_interval), 30);
+    assert.equal(cell("sync_interval", 2), "1 second to 1 hour");
+    assert.equal(LIMITS.sync_interval.min, 1);
+    assert.equal(LIMITS.sync_interval.max, 3600);
     assert.equal(cell("max_hops", 1), `\`${NODE_DEFAULTS.max_hops}\``);
     assert.equal(cell("max_hops", 2), range(LIMITS.max_hops));
     assert.equal(cell("max_reports_per_friend", 1), `\`${NODE_DEFAULTS.max_reports_per_friend}\``);

@@ -197,11 +197,11 @@ describe("ranges: one grammar for check and run", () => {
   });
 });
 
-describe("docs/protocol.md 15.5: the IPv4-compatible report vector", () => {
-  /** The hex blocks of section 15.5, each joined into one string. */
+describe("docs/protocol.md 16.5: the IPv4-compatible report vector", () => {
+  /** The hex blocks of section 16.5, each joined into one string. */
   function vectors(): string[] {
     const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
-    const section = doc.slice(doc.indexOf("### 15.5"));
+    const section = doc.slice(doc.indexOf("### 16.5"));
     return [...section.matchAll(/```\n([0-9a-f\n]+)```/g)].map((m) => m[1]!.replace(/\n/g, ""));
   }
 

@@ -99,5 +99,6 @@ export function enqueueReport(link: FriendLink, origin: Identity, ip: string): v
   link.enqueue({
     entry: { id: signed.id, trust: 100, path: [origin.signingPublicKey] },
     report: { bytes: signed.bytes, signature: signed.signature },
+    expiresAt: signed.report.time + 86_400_000,
   });
 }
