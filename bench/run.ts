@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { anchors } from "./anchors.js";
+import { catchUp } from "./catch-up.js";
 import { cli } from "./cli.js";
 import {
   type Benchmark,
@@ -31,6 +32,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: "flood", title: "one friend floods, another's report waits", run: flood },
   { name: "hops", title: "latency along a chain of 10 node processes", run: hops },
   { name: "cli", title: "`f2bp2p report` wall time", run: cli },
+  { name: "catch-up", title: "a friend that was down catches up", run: catchUp },
   { name: "network", title: "random friend graph on loopback", run: network },
   { name: "state", title: "ledger with many IPs", run: state },
   { name: "anchors", title: "other tools, for comparison", run: anchors },

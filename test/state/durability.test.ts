@@ -69,9 +69,11 @@ function fileSnapshot(dir: string): Map<string, string> {
 }
 
 describe("durable state: crashes", () => {
-  it("kill -9 in a stream of 2,000 concurrent reports: every acknowledged one is kept and banned once", async () => {
+  it("kill -9 in a stream of 2,000 concurrent reports: every acknowledged one is kept and banned once, here and at the friend", async () => {
     const p = await pair();
     const a = await runNode(p.config("a"));
+    const b = await runNode(p.config("b"));
+    await friendsConnected(p.socket("a"));
     const acknowledged = new Set<string>();
     let killed = false;
     const send = async (i: number): Promise<void> => {
@@ -117,7 +119,19 @@ describe("durable state: crashes", () => {
     assert.equal(re.code, EXIT_OK, re.stderr);
     assert.match(re.stdout, /duplicate, score 100, banned here/);
     assert.equal(banCounts(p.bansLog("a")).get(ip), 1);
-    await again.stop();
+    // The friend gets every report a holds, also those committed but not yet sent at the kill
+    // (catch-up sync), each banned once.
+    await waitFor(
+      () => {
+        const atB = banCounts(p.bansLog("b"));
+        return [...known.keys()].every((held) => atB.has(held));
+      },
+      60_000,
+      "every report of a at b",
+    );
+    for (const [held, n] of banCounts(p.bansLog("b"))) assert.equal(n, 1, `${held} written ${n} times at b`);
+    assert.deepEqual([...banCounts(p.bansLog("b")).keys()].sort(), [...known.keys()].sort());
+    await Promise.all([again.stop(), b.stop()]);
   });
 
   it("kill -9 of the friend in a live stream: after its restart it has every report, each banned once", async () => {
