@@ -9,6 +9,7 @@
  * every 20 ms over CURVE (ingest-sender.ts).
  */
 import { fork } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import * as zmq from "zeromq";
 import { loadFriends, loadNodeConfig } from "../src/config/load.js";
@@ -22,7 +23,7 @@ import { verifyTagged } from "../src/protocol/signing.js";
 import { Ledger } from "../src/state/ledger.js";
 import { SqliteStore } from "../src/state/sqlite-store.js";
 import { OWN_TRUST, VIA_SELF } from "../src/trust/rules.js";
-import { silentLogger } from "../src/util/logger.js";
+import { createLogger, silentLogger } from "../src/util/logger.js";
 import {
   type BenchContext,
   type BenchResult,
@@ -47,6 +48,7 @@ const TRICKLE_MS = 20;
 
 /** Fills a stopped node's store with `count` reports it signed itself, as `report` would have. */
 function fillOwnReports(stateDir: string, identity: Identity, count: number): SignedReport[] {
+  fs.mkdirSync(stateDir, { recursive: true });
   const store = new SqliteStore(stateDir);
   const signed: SignedReport[] = [];
   try {
@@ -145,7 +147,7 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     });
     node = new F2bNode(bConfig, friends, b, {
       context: new zmq.Context(),
-      log: silentLogger(),
+      log: process.env.BENCH_DEBUG ? createLogger("debug", "b") : silentLogger(),
       now: Date.now,
     });
     const liveIps = new Map<string, number>();

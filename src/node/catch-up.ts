@@ -195,16 +195,21 @@ export class CatchUp {
     for (const s of this.#byFriend.values()) s.cursor = undefined;
   }
 
-  /** Asks a friend for what its log holds for us after our cursor; nothing while a request is out. */
-  request(friend: SyncFriend): void {
+  /**
+   * Asks a friend for what its log holds for us after our cursor; nothing while a request is out.
+   * `from`: ask from there instead (the end of an answer that has arrived but is still being taken
+   * in), so the friend prepares the next answer while this node checks the last one.
+   */
+  request(friend: SyncFriend, from?: SyncCursor): void {
     if (this.#stopped) return;
     const s = this.#sync(friend);
-    if (s.outstanding !== undefined) return;
+    if (s.outstanding !== undefined && !(from !== undefined && s.outstanding.ended)) return;
+    clearTimeout(s.outstanding?.timer);
     clearTimeout(s.retryTimer);
     s.retryTimer = undefined;
     let cursor: SyncCursor;
     try {
-      cursor = this.#cursor(friend, s);
+      cursor = from ?? this.#cursor(friend, s);
     } catch (err: unknown) {
       this.#o.log.error("cannot read the sync cursor; asking again later", { error: String(err) });
       this.#giveUp(friend, s);
@@ -279,6 +284,15 @@ export class CatchUp {
   }
 
   /**
+   * A page passed its checks (signature included): when it ends an answer that says the log holds
+   * more, the next request leaves at once, from where this answer ends (pipelining; the cursor
+   * still moves only as pages are taken in, and a gap is asked again at the end).
+   */
+  arrived(friend: SyncFriend, page: SyncPage): void {
+    if (page.last && page.more) this.request(friend, { logId: page.logId, after: page.upto });
+  }
+
+  /**
    * Inside the store transaction that applied a page's reports: moves the cursor when the page
    * continues it (or starts the friend's log over), so the cursor is committed with the reports.
    */
@@ -298,6 +312,7 @@ export class CatchUp {
   /** After the last page of an answer is committed: ask for more, or note that we are caught up. */
   answerTakenIn(friend: SyncFriend, page: SyncPage): void {
     const s = this.#sync(friend);
+    // Another request is out already: the pipelined next one, or a newer one after a failure.
     if (s.outstanding === undefined || !s.outstanding.requestId.equals(page.requestId)) return;
     clearTimeout(s.outstanding.timer);
     s.outstanding = undefined;

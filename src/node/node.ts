@@ -591,6 +591,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.#syncInbox.push({ opened: opened.value, next: 0 });
+    this.#catchUp.arrived(opened.value.hop, opened.value.page);
     if (!this.#draining) {
       this.#draining = true;
       setImmediate(() => this.#drainSyncInbox());
