@@ -92,6 +92,8 @@ export interface NodeEvents {
   "report:accepted": [{ ip: string; origin: string; trust: number; score: number; hops: number }];
   "report:rejected": [{ code: RejectCode; friend: string | undefined }];
   ban: [{ ip: string; score: number; origin: string; hops: number }];
+  /** A friend's message passed its checks and its reports are applied (not yet committed): for metrics. */
+  "message:ingested": [{ friend: string; reports: number; seconds: number }];
 }
 
 type OpenedMessage = Opened<Friend>;
@@ -469,6 +471,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * a store that cannot write keeps the message in memory (bounded) and retries it.
    */
   handleMessage(frames: Buffer[]): void {
+    const arrived = performance.now();
     this.stats.messages++;
     const claim = claimOf(frames);
     if (!this.#rateLimit.admits(claim, this.#c.now())) {
@@ -494,6 +497,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     this.#group!.frames.push(frames);
     this.#group!.accepted.push(...accepted);
+    this.emit("message:ingested", {
+      friend: opened.value.hop.config.name,
+      reports: opened.value.reports.length,
+      seconds: (performance.now() - arrived) / 1000,
+    });
   }
 
   /** Opens the group transaction if none is open; it is committed at the end of this event-loop turn. */

@@ -90,7 +90,9 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #dropped = 0;
   #state: LinkState = "connecting";
   #downSince: number | undefined;
+  /** Reports sent (entries), and messages (envelopes) they went in, since the link was made. */
   sent = 0;
+  messagesSent = 0;
 
   constructor(options: FriendLinkOptions) {
     super();
@@ -247,6 +249,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
           throw err;
         }
         this.sent += batch.length;
+        this.messagesSent++;
       }
     } catch (err: unknown) {
       if (!this.#closed) this.#options.log.error("send failed", { error: String(err) });

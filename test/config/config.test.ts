@@ -63,6 +63,7 @@ describe("loadNodeConfig: valid files", () => {
       specialBannable: [],
       logLevel: "info",
       watch: null,
+      metricsListen: null,
     });
   });
 
