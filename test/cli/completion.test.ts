@@ -23,6 +23,7 @@ describe("f2bp2p completion", () => {
       `COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")})`,
       `COMP_CWORD=${words.length - 1}`,
       "_f2bp2p_yargs_completions",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash array expansion, not a template
       'printf "%s\\n" "${COMPREPLY[@]}"',
     ].join("\n");
     const { stdout } = await exec("bash", ["-c", script], {

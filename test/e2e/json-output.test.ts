@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import YAML from "yaml";
-import { EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "../../src/cli/exit-codes.js";
+import { EXIT_NOT_WRITTEN, EXIT_OK, EXIT_STATUS, EXIT_USAGE } from "../../src/cli/exit-codes.js";
 import { writeNetworkFiles } from "../../src/demo/local-network.js";
 import { REJECT_SEVERITY } from "../../src/protocol/rejections.js";
 import { f2bp2p } from "../helpers/cli.js";
@@ -31,6 +31,12 @@ describe("-o json: documented, versioned shapes", () => {
       status.properties.stats.properties.rejected.propertyNames.enum.sort(),
       Object.keys(REJECT_SEVERITY).sort(),
     );
+  });
+
+  it("docs/json.md lists every exit status of cli/exit-codes.ts", () => {
+    const doc = fs.readFileSync(new URL("../../../docs/json.md", import.meta.url), "utf8");
+    for (const { code } of EXIT_STATUS)
+      assert.match(doc, new RegExp(`^\\| ${code} \\| \\S`, "m"), `exit ${code}`);
   });
 
   it("status, status --ip, bans, report, check on a running pair", async (t) => {
