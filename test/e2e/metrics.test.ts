@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { freePorts, writeNetworkFiles } from "../../src/demo/local-network.js";
@@ -112,6 +113,30 @@ describe("metrics_listen: Prometheus metrics of a running node", () => {
           `cannot serve metrics on 127\\.0\\.0\\.1:${files.ports.get("solo")} \\(metrics_listen\\): EADDRINUSE`,
         ),
       );
+    });
+  });
+
+  it("check says when the metrics address is not this host's, or is in use", async (t) => {
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      const files = await writeNetworkFiles({ nodes: [{ name: "solo" }], links: [] }, scene.root);
+      const config = files.configs.get("solo")!;
+      const text = fs.readFileSync(config, "utf8");
+      // A documentation address no interface of this host has: binding it fails, nothing is sent.
+      fs.writeFileSync(config, `${text}metrics_listen: 198.51.100.99:7712\nmetrics_allow_remote: true\n`);
+      const foreign = await f2bp2p(["-c", config, "check"]);
+      assert.equal(foreign.code, 2);
+      assert.match(
+        foreign.stderr,
+        /: metrics_listen: expected an address of this host that the node may bind, got 198\.51\.100\.99:7712: not an address of this host/,
+      );
+      const taken = files.ports.get("solo")!;
+      const blocker = net.createServer();
+      await new Promise<void>((resolve) => blocker.listen(taken, "127.0.0.1", resolve));
+      t.after(() => blocker.close());
+      fs.writeFileSync(config, `${text}metrics_listen: 127.0.0.1:${taken}\n`);
+      const inUse = await f2bp2p(["-c", config, "check"]);
+      assert.match(inUse.stdout, new RegExp(`note: metrics_listen: 127\\.0\\.0\\.1:${taken} is in use now`));
     });
   });
 });
