@@ -86,11 +86,12 @@ export async function startNode(
   );
   let metrics: AttachedMetrics | undefined;
   try {
+    // Before the spool is taken in, so that what it brings is counted too.
+    metrics = await attachMetrics(node, log.child({ component: "metrics" }));
     await intake.start();
     await control.start();
-    metrics = await attachMetrics(node, log.child({ component: "metrics" }));
   } catch (err: unknown) {
-    await control.stop();
+    await metrics?.stop();
     await intake.stop();
     await node.stop();
     state.close();

@@ -98,6 +98,25 @@ describe("metrics_listen: Prometheus metrics of a running node", () => {
     });
   });
 
+  it("counts the reports it takes in from the spool at start", async (t) => {
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      const files = await writeNetworkFiles({ nodes: [{ name: "solo" }], links: [] }, scene.root);
+      const config = files.configs.get("solo")!;
+      const [port] = await freePorts(1);
+      fs.appendFileSync(config, `metrics_listen: 127.0.0.1:${port}\n`);
+      const queued = await f2bp2p(["-c", config, "report", "203.0.113.24", "--jail", "sshd"]);
+      assert.match(queued.stdout, /queued in/);
+      const solo = await runNode("solo", config, scene.teardown);
+      // The spool is taken in before the control socket answers.
+      assert.equal((await solo.status()).stats.localReports, 1);
+      const s = await scrape(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(s.value("f2bp2p_reports_accepted_total"), 1);
+      assert.equal(s.value("f2bp2p_bans_written_total"), 1);
+      assert.equal(s.value("f2bp2p_live_reports"), 1);
+    });
+  });
+
   it("a node whose metrics address is taken does not start, and says why", async (t) => {
     const scene = new Scene(t);
     await scene.run(t, async () => {
