@@ -184,7 +184,7 @@ EOF
 	local pid
 	pid=$(unit_prop MainPID)
 	ct systemctl reload f2bp2p.service
-	await 30 sh -c 'f2bp2p status | grep -A3 "\"bravo\"" | grep -q "\"connected\": true"'
+	await 30 sh -c 'f2bp2p status -o json | grep -A3 "\"bravo\"" | grep -q "\"connected\": true"'
 	test "$(unit_prop MainPID)" = "$pid"
 }
 check "systemctl reload takes on a friend added to friends.d (same process)" setup_bravo

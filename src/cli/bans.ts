@@ -6,9 +6,7 @@ import type { BanRecord, StoredContribution } from "../state/store.js";
 import { ipScore, VIA_SELF } from "../trust/rules.js";
 import type { BansSortKey } from "./bans-options.js";
 import { UsageError } from "./errors.js";
-
-/** Version of the JSON shape of `f2bp2p bans --json` (docs/operations.md): bumped on any change. */
-export const BANS_JSON_VERSION = 1;
+import { jsonDocument } from "./output.js";
 
 export interface BansOptions {
   readonly config: string | undefined;
@@ -60,7 +58,7 @@ export function bans(options: BansOptions, env: NodeJS.ProcessEnv): string {
   }
   sortEntries(entries, options.sort);
   if (options.json) {
-    return `${JSON.stringify({ version: BANS_JSON_VERSION, node: config.name, threshold: config.threshold, ips: entries }, null, 2)}\n`;
+    return jsonDocument({ node: config.name, threshold: config.threshold, ips: entries });
   }
   return formatTable(entries, config.threshold);
 }

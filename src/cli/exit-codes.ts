@@ -14,3 +14,27 @@ export const EXIT_STATE = 3;
  * I/O error), or the report was accepted and shared but its ban line could not be written yet.
  */
 export const EXIT_NOT_WRITTEN = 4;
+
+/** Every exit status with what it means, for the man page and README (in this order). */
+export const EXIT_STATUS: readonly { readonly code: number; readonly meaning: string }[] = [
+  { code: EXIT_OK, meaning: "Success." },
+  {
+    code: EXIT_FAILURE,
+    meaning:
+      "Failure at run time with its own message: the node is not running or may not be reached (status), a report could be neither handed to the node nor queued (report), the node could not start (run).",
+  },
+  {
+    code: EXIT_USAGE,
+    meaning:
+      "Bad input, or a bad configuration, keys or friend file: nothing was started or changed (check -o json prints the problems). The systemd unit does not restart the service after this status.",
+  },
+  {
+    code: EXIT_STATE,
+    meaning: "The state store is damaged or unreadable, or the state dir is in use by another node.",
+  },
+  {
+    code: EXIT_NOT_WRITTEN,
+    meaning:
+      "report: the node stored the report and shared it, but could not write the ban line here yet; it writes it when it can.",
+  },
+];

@@ -3,9 +3,10 @@ import path from "node:path";
 import { LIMITS } from "../config/defaults.js";
 import { findConfigPath } from "../config/load.js";
 import { nameRule, parseEndpoint } from "../config/validate.js";
-import { friendBlock, generateIdentity, shortId, writeIdentity } from "../keys/identity.js";
+import { generateIdentity, writeIdentity } from "../keys/identity.js";
 import { folderOwner, handToOwner } from "../util/folder-owner.js";
 import { UsageError } from "./errors.js";
+import { type FriendBlockInfo, friendBlockInfo } from "./friend-block.js";
 
 export interface KeygenArgs {
   readonly name: string;
@@ -29,11 +30,11 @@ export function keysDirFor(args: Pick<KeygenArgs, "keysDir" | "config">, env: No
   return path.resolve("keys");
 }
 
-/** Creates the node's keys and returns the friend block to hand to friends. */
+/** Creates the node's keys; returns the friend block to hand to friends and the files written. */
 export function keygen(
   args: KeygenArgs,
   env: NodeJS.ProcessEnv,
-): { block: string; files: string[]; id: string } {
+): { block: string; friend: FriendBlockInfo; files: string[]; id: string } {
   // The same rules as the config files the name and endpoint end up in.
   if (!nameRule.check(args.name).ok)
     throw new UsageError(`--name '${args.name}': expected ${nameRule.expected}`);
@@ -44,7 +45,8 @@ export function keygen(
     throw new UsageError(`--trust must be an integer from ${min} to ${max}, got ${args.trust}`);
   }
   const identity = generateIdentity();
-  const block = friendBlock(args.name, args.endpoint, identity, args.trust);
+  const friend = friendBlockInfo(args.name, args.endpoint, identity, args.trust);
+  const block = friend.block;
   const written = writeIdentity(keysDirFor(args, env), identity, block, args.force);
   const files = [written.secretFile, written.publicFile];
   if (args.out !== undefined) {
@@ -52,5 +54,5 @@ export function keygen(
     handToOwner(args.out, folderOwner(path.dirname(path.resolve(args.out))));
     files.push(path.resolve(args.out));
   }
-  return { block, files, id: shortId(identity.signingPublicKey) };
+  return { block, friend, files, id: friend.id };
 }

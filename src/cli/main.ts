@@ -1,14 +1,15 @@
 import yargs from "yargs";
 import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
-import type { ControlResponse } from "../node/control-protocol.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
 import { keygen } from "./keygen.js";
+import { jsonDocument, OUTPUT_OPTIONS, outputFormat } from "./output.js";
 import { runReport } from "./report-fast.js";
 import { run } from "./run.js";
+import { formatScore, formatStatus } from "./status-view.js";
 
 /**
  * The f2bp2p command line. Only this folder touches the console and exit codes; main() returns the
@@ -48,6 +49,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             description: "Where to write node.key/node.pub [default: keys/ beside the config]",
           })
           .option("out", { type: "string", description: "Also write the friend block to this file" })
+          .options(OUTPUT_OPTIONS)
           .option("force", {
             type: "boolean",
             default: false,
@@ -69,8 +71,12 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           env,
         );
         process.stderr.write(`created node ${result.id}:\n${result.files.map((f) => `  ${f}`).join("\n")}\n`);
+        if (outputFormat(a) === "json") {
+          process.stdout.write(jsonDocument({ id: result.id, files: result.files, friend: result.friend }));
+          return;
+        }
         process.stderr.write("give this block to each friend; they save it as friends.d/<name>.yaml:\n\n");
-        process.stdout.write(result.block);
+        process.stdout.write(result.friend.block);
       },
     )
     .command(
@@ -83,10 +89,12 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             description: "Where friends reach this node [default: listen, when it names a host]",
           })
           .option("trust", { type: "number", default: 80, description: "Trust suggested to friends (0-100)" })
+          .options(OUTPUT_OPTIONS)
           .example("$0 friend-block --endpoint tcp://alpha.example.net:7711", ""),
       async (a) => {
         const { friendBlockFor } = await import("./friend-block.js");
-        process.stdout.write(friendBlockFor({ config: a.config, endpoint: a.endpoint, trust: a.trust }, env));
+        const friend = friendBlockFor({ config: a.config, endpoint: a.endpoint, trust: a.trust }, env);
+        process.stdout.write(outputFormat(a) === "json" ? jsonDocument({ friend }) : friend.block);
       },
     )
     .command("run", "Run the node in the foreground (systemd runs it this way)", {}, async (a) => {
@@ -103,12 +111,18 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             description:
               "The fail2ban jail that banned it (any name: a longer one is carried as a 32-character label)",
           })
+          .options(OUTPUT_OPTIONS)
           .example("$0 report 203.0.113.7 --jail sshd", "")
           .epilog(
             "Exit status: 0 reported or queued in spool_dir (the node takes it in when it runs); 1 the node gave no answer and the report could not be queued (the message says why); 2 bad address; 4 reported and shared, but the ban line could not be written here yet.",
           ),
       async (a) => {
-        exitCode = await runReport({ config: a.config, ip: a.ip, jail: a.jail });
+        exitCode = await runReport({
+          config: a.config,
+          ip: a.ip,
+          jail: a.jail,
+          json: outputFormat(a) === "json",
+        });
       },
     )
     .command(
@@ -117,12 +131,14 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       (y) =>
         y
           .option("ip", { type: "string", description: "Show this address's score and who reported it" })
+          .options(OUTPUT_OPTIONS)
           .example("$0 status", "")
-          .example("$0 status --ip 203.0.113.7", ""),
+          .example("$0 status --ip 203.0.113.7", "")
+          .example("$0 status -o json", ""),
       async (a) => {
         const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
         try {
-          exitCode = await status(config.controlSocket, a.ip);
+          exitCode = await status(config.controlSocket, a.ip, outputFormat(a) === "json");
         } catch (err: unknown) {
           if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
@@ -142,13 +158,9 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             default: "ip" as BansSortKey,
             description: "Order of the list (score: highest first)",
           })
-          .option("json", {
-            type: "boolean",
-            default: false,
-            description: "JSON (versioned shape) instead of a table",
-          })
+          .options(OUTPUT_OPTIONS)
           .example("$0 bans --banned --sort score", "")
-          .example("$0 bans --ip 203.0.113.7 --json", ""),
+          .example("$0 bans --ip 203.0.113.7 -o json", ""),
       async (a) => {
         const { bans } = await import("./bans.js");
         process.stdout.write(
@@ -158,7 +170,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
               ip: a.ip,
               banned: a.banned,
               sort: a.sort,
-              json: a.json,
+              json: outputFormat(a) === "json",
             },
             env,
           ),
@@ -168,10 +180,22 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     .command(
       "check",
       "Validate the config, keys and friends.d without starting (exit 0 when all is well)",
-      {},
+      (y) => y.options(OUTPUT_OPTIONS).example("$0 check -o json", ""),
       async (a) => {
-        const { checkConfig } = await import("./check.js");
-        process.stdout.write(`${await checkConfig(a.config as string | undefined, env)}\n`);
+        const { checkConfig, checkFailure, formatCheck } = await import("./check.js");
+        const configOption = a.config as string | undefined;
+        if (outputFormat(a) === "human") {
+          process.stdout.write(formatCheck(await checkConfig(configOption, env)));
+          return;
+        }
+        try {
+          process.stdout.write(jsonDocument({ ...(await checkConfig(configOption, env)) }));
+        } catch (err: unknown) {
+          const failure = checkFailure(configOption, env, err);
+          if (failure === undefined) throw err;
+          process.stdout.write(jsonDocument({ ...failure }));
+          exitCode = EXIT_USAGE;
+        }
       },
     )
     .command(
@@ -182,6 +206,10 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       async (a) => {
         exitCode = await demo({ nodes: a.nodes, out: (s) => process.stdout.write(s) });
       },
+    )
+    .completion(
+      "completion",
+      "Print a bash/zsh completion script: f2bp2p completion >> ~/.bashrc (or /etc/bash_completion.d/f2bp2p)",
     )
     .demandCommand(1, "name a command; see --help")
     .strict()
@@ -212,12 +240,14 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
   }
 }
 
-async function status(socketPath: string, ip: string | undefined): Promise<number> {
+async function status(socketPath: string, ip: string | undefined, json: boolean): Promise<number> {
   if (ip === undefined) {
     const answer = await askNode(socketPath, { op: "status" });
-    process.stdout.write(
-      `${JSON.stringify(answer.ok && "node" in answer ? answer.node : answer, null, 2)}\n`,
-    );
+    if (!answer.ok || answer.status !== "status") {
+      process.stderr.write(`f2bp2p status: unexpected answer from the node: ${JSON.stringify(answer)}\n`);
+      return EXIT_FAILURE;
+    }
+    process.stdout.write(json ? jsonDocument(answer.node) : formatStatus(answer.node));
     return EXIT_OK;
   }
   const answer = await askNode(socketPath, { op: "score", ip });
@@ -225,17 +255,13 @@ async function status(socketPath: string, ip: string | undefined): Promise<numbe
     process.stderr.write(`f2bp2p status: ${answer.message}\n`);
     return EXIT_USAGE;
   }
-  if (answer.status === "score") process.stdout.write(formatScore(answer));
+  if (answer.status !== "score") {
+    process.stderr.write(`f2bp2p status: unexpected answer from the node: ${JSON.stringify(answer)}\n`);
+    return EXIT_FAILURE;
+  }
+  const { ok: _ok, status: _status, ...score } = answer;
+  process.stdout.write(json ? jsonDocument(score) : formatScore(answer));
   return EXIT_OK;
-}
-
-function formatScore(s: Extract<ControlResponse, { status: "score" }>): string {
-  const lines = [
-    `${s.ip}: score ${s.score} (threshold ${s.threshold}), ${s.banned ? "banned" : "not banned"}`,
-  ];
-  for (const o of s.origins)
-    lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
-  return `${lines.join("\n")}\n`;
 }
 
 class UsageErrorFromYargs extends Error {

@@ -63,6 +63,22 @@ export async function preflight(config: NodeConfig): Promise<Preflight> {
       got: `${config.listen}: ${describeBindError(listen)}`,
     });
   }
+  if (config.metricsListen !== null) {
+    const { host, port } = config.metricsListen;
+    const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const metrics = await tryBindHost(host, port);
+    if (metrics === "EADDRINUSE") {
+      notes.push(`metrics_listen: ${where} is in use now (fine if that is this node, running)`);
+    } else if (metrics !== undefined) {
+      problems.push({
+        file: config.file,
+        key: "metrics_listen",
+        code: "unusable",
+        expected: "an address of this host that the node may bind",
+        got: `${where}: ${describeBindError(metrics)}`,
+      });
+    }
+  }
   // The node starts without its logs (it retries the bans log and says so), not without its socket.
   for (const [key, file] of [
     ["bans_log", config.bansLog],
@@ -84,11 +100,16 @@ async function tryBind(endpoint: string): Promise<string | undefined> {
   const parsed = parseEndpoint(endpoint, true);
   if (!parsed.ok) return "EINVAL";
   const { host, port } = parsed.value;
+  return tryBindHost(host === "*" ? undefined : host, port);
+}
+
+/** Binds HOST:PORT (every address when HOST is undefined) for a moment; returns the error code, if any. */
+async function tryBindHost(host: string | undefined, port: number): Promise<string | undefined> {
   const server = net.createServer();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ host: host === "*" ? undefined : host, port, exclusive: true }, resolve);
+      server.listen({ host, port, exclusive: true }, resolve);
     });
     return undefined;
   } catch (err: unknown) {

@@ -12,6 +12,7 @@ import { jailLabel } from "../protocol/jail.js";
 import type { SpooledReport } from "../spool/spool-file.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { EXIT_FAILURE, EXIT_NOT_WRITTEN, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { jsonDocument } from "./output.js";
 import type { LeanReportArgs } from "./report-args.js";
 
 const DEFAULT_CONFIG = DEFAULT_CONFIG_PATH;
@@ -42,7 +43,7 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     return EXIT_FAILURE;
   }
   const spool = (why: string): Promise<number> =>
-    spoolInstead(paths.spoolDir, { ip: ip.text, jail, time }, why);
+    spoolInstead(paths.spoolDir, { ip: ip.text, jail, time }, why, args.json);
   let answer: ControlResponse;
   try {
     answer = await askNode(paths.controlSocket, {
@@ -66,23 +67,32 @@ export async function runReport(args: LeanReportArgs): Promise<number> {
     return EXIT_USAGE;
   }
   if (answer.status === "ignored") {
-    process.stdout.write(`${answer.ip}: not reported: ${answer.reason}\n`);
+    process.stdout.write(
+      args.json
+        ? jsonDocument({ ip: answer.ip, result: "ignored", reason: answer.reason })
+        : `${answer.ip}: not reported: ${answer.reason}\n`,
+    );
   } else if (answer.status === "accepted" || answer.status === "duplicate") {
+    if (args.json) {
+      const { ok: _ok, status, ip: reported, ...rest } = answer;
+      process.stdout.write(jsonDocument({ ip: reported, result: status, ...rest }));
+    }
     if (answer.banPending !== undefined) {
-      process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, sent to friends\n`);
+      if (!args.json)
+        process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, sent to friends\n`);
       process.stderr.write(
         `f2bp2p report: ban not written here yet: ${answer.banPending}; the node writes it when it can\n`,
       );
       return EXIT_NOT_WRITTEN;
     }
     const state = answer.banned ? "banned here" : "not banned here";
-    process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
+    if (!args.json) process.stdout.write(`${answer.ip}: ${answer.status}, score ${answer.score}, ${state}\n`);
   }
   return EXIT_OK;
 }
 
 /** Stores the report in the spool; exit 0 with where, or 1 with why it could not. */
-async function spoolInstead(dir: string, report: SpooledReport, why: string): Promise<number> {
+async function spoolInstead(dir: string, report: SpooledReport, why: string, json: boolean): Promise<number> {
   // Loaded only on this path: the usual answered report does not pay for it.
   const { spoolReport } = await import("../spool/write.js");
   const spooled = spoolReport(dir, report);
@@ -92,7 +102,9 @@ async function spoolInstead(dir: string, report: SpooledReport, why: string): Pr
   }
   if (spooled.warning !== undefined) process.stderr.write(`f2bp2p report: warning: ${spooled.warning}\n`);
   process.stdout.write(
-    `${report.ip}: queued in ${spooled.file}; the node takes it in when it runs (${why})\n`,
+    json
+      ? jsonDocument({ ip: report.ip, result: "queued", spoolFile: spooled.file, why })
+      : `${report.ip}: queued in ${spooled.file}; the node takes it in when it runs (${why})\n`,
   );
   return EXIT_OK;
 }

@@ -6,6 +6,7 @@ import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
 import type { NodeConfig } from "../config/types.js";
 import { Fail2banLogWatcher } from "../ingest/fail2ban-log-watcher.js";
 import { loadIdentity } from "../keys/identity.js";
+import { type AttachedMetrics, attachMetrics } from "../metrics/attach.js";
 import { controlHandler } from "../node/control-handler.js";
 import { ControlServer } from "../node/control-server.js";
 import { F2bNode } from "../node/node.js";
@@ -83,10 +84,14 @@ export async function startNode(
     },
     log.child({ component: "control" }),
   );
+  let metrics: AttachedMetrics | undefined;
   try {
+    // Before the spool is taken in, so that what it brings is counted too.
+    metrics = await attachMetrics(node, log.child({ component: "metrics" }));
     await intake.start();
     await control.start();
   } catch (err: unknown) {
+    await metrics?.stop();
     await intake.stop();
     await node.stop();
     state.close();
@@ -114,6 +119,7 @@ export async function startNode(
     log: log.child({ component: "reload" }),
     async stop() {
       await watcher?.stop();
+      await metrics?.stop();
       await control.stop();
       await intake.stop();
       await node.stop();

@@ -31,7 +31,18 @@ export const NODE_DEFAULTS = {
   keys_dir: "keys",
   friends_dir: "friends.d",
   log_level: "info",
+  /** Prometheus metrics endpoint, HOST:PORT; null: off (docs/metrics.md). */
+  metrics_listen: null,
+  /** Let `metrics_listen` bind an address other than loopback (127.0.0.0/8, ::1). */
+  metrics_allow_remote: false,
 } as const;
+
+/**
+ * The port the docs suggest for `metrics_listen` (127.0.0.1:7712): the one after the relay's usual
+ * 7711. Prometheus' default port allocations (9100-9999) are all taken, and its guidance for
+ * exporters without an allocation is a port outside that range (docs/metrics.md).
+ */
+export const SUGGESTED_METRICS_PORT = 7712;
 
 /** Default of a friend file's `trust`, and of the trust `keygen` suggests to friends. */
 export const DEFAULT_FRIEND_TRUST = 80;

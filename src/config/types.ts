@@ -49,8 +49,19 @@ export interface NodeConfig {
   readonly specialBannable: readonly string[];
   /** Operational log level: error, warn, info, debug. Default info. */
   readonly logLevel: "error" | "warn" | "info" | "debug";
+  /**
+   * Where the Prometheus metrics endpoint listens (`metrics_listen`), or null when it is off (the
+   * default). A loopback address unless `metrics_allow_remote` is true.
+   */
+  readonly metricsListen: MetricsListen | null;
   /** Optional: follow fail2ban's own log and report its bans (issue: log-watch ingestion). */
   readonly watch: WatchConfig | null;
+}
+
+/** An HTTP listening address: an IP address (no brackets) and a TCP port. */
+export interface MetricsListen {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface WatchConfig {

@@ -7,9 +7,15 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js";
 import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
-import { DEFAULT_FRIEND_TRUST, defaultSpoolDir, LIMITS, NODE_DEFAULTS } from "./defaults.js";
+import {
+  DEFAULT_FRIEND_TRUST,
+  defaultSpoolDir,
+  LIMITS,
+  NODE_DEFAULTS,
+  SUGGESTED_METRICS_PORT,
+} from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
-import type { FriendConfig, NodeConfig, WatchConfig } from "./types.js";
+import type { FriendConfig, MetricsListen, NodeConfig, WatchConfig } from "./types.js";
 
 // ---------------------------------------------------------------------------
 // Results of checking one value
@@ -247,6 +253,55 @@ export function endpointRule(allowWildcard: boolean): Rule<string> {
       if (!text.ok) return text;
       const parsed = parseEndpoint(text.value, allowWildcard);
       return parsed.ok ? text : parsed;
+    },
+  };
+}
+
+export const booleanRule: Rule<boolean> = {
+  expected: "true or false",
+  check(value) {
+    return typeof value === "boolean" ? ok(value) : bad("wrong-type", "true or false", describeValue(value));
+  },
+};
+
+/** True for 127.0.0.0/8 and ::1: addresses only this host can reach. */
+export function isLoopbackAddress(host: string): boolean {
+  if (net.isIP(host) === 4) return host.startsWith("127.");
+  return net.isIP(host) === 6 && new net.SocketAddress({ address: host, family: "ipv6" }).address === "::1";
+}
+
+/**
+ * `metrics_listen`: `HOST:PORT` with HOST an IP address (IPv6 in brackets), or empty / null for
+ * off. Only a loopback HOST unless `allowRemote` (`metrics_allow_remote: true`): the endpoint has
+ * no authentication, and its friend names and counts are nobody else's business.
+ */
+export function metricsListenRule(allowRemote: boolean): Rule<MetricsListen | null> {
+  const hosts = allowRemote ? "an IP address" : "a loopback address (127.0.0.1, [::1])";
+  const expected = `HOST:PORT with HOST ${hosts} and PORT 1 to 65535, e.g. 127.0.0.1:${SUGGESTED_METRICS_PORT}; or nothing for off`;
+  return {
+    expected,
+    check(value) {
+      if (value === null) return ok(null);
+      const text = expectString(value, expected);
+      if (!text.ok) return text;
+      const got = describeValue(value);
+      const colon = text.value.lastIndexOf(":");
+      if (colon < 0) return bad("invalid-value", expected, got);
+      const hostText = text.value.slice(0, colon);
+      const bracketed = hostText.startsWith("[") && hostText.endsWith("]");
+      const host = bracketed ? hostText.slice(1, -1) : hostText;
+      const family = net.isIP(host);
+      if (family === 0 || (family === 6) !== bracketed) return bad("invalid-value", expected, got);
+      const port = checkPort(text.value.slice(colon + 1), expected, got);
+      if (!port.ok) return port;
+      if (!allowRemote && !isLoopbackAddress(host)) {
+        return bad(
+          "invalid-value",
+          `${expected} (set metrics_allow_remote: true to serve metrics to other hosts)`,
+          got,
+        );
+      }
+      return ok({ host, port: port.value });
     },
   };
 }
@@ -590,6 +645,11 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     specialBannable: r.list("special_bannable", ipOrCidrRule),
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
+    metricsListen: r.optional(
+      "metrics_listen",
+      metricsListenRule(r.optional("metrics_allow_remote", booleanRule, d.metrics_allow_remote) === true),
+      d.metrics_listen,
+    ),
   };
   // The default follows state_dir, so it is resolved once state_dir is known.
   values.spoolDir = r.optional(

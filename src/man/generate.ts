@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../cli/errors.js";
+import { EXIT_USAGE } from "../cli/errors.js";
+import { EXIT_STATUS } from "../cli/exit-codes.js";
 import { type Help, type HelpEntry, parseHelp } from "./help.js";
 import { escapeRoff, inline, markdownToRoff, quoteArg } from "./roff.js";
 
@@ -88,16 +89,15 @@ function mainPage(th: string, top: Help, commands: readonly (HelpEntry & { comma
     ".SH OPTIONS",
     ...options(top.sections.get("Options")),
     ".SH EXIT STATUS",
-    ".TP",
-    `${EXIT_OK}`,
-    "Success.",
-    ".TP",
-    `${EXIT_FAILURE}`,
-    "Failure at run time, e.g. the node is not running (\\fBreport\\fR, \\fBstatus\\fR).",
-    ".TP",
-    `${EXIT_USAGE}`,
-    "Bad input, or a bad configuration, keys or friend file: nothing was started. The systemd unit",
-    "does not restart the service after this status.",
+    ...EXIT_STATUS.flatMap(({ code, meaning }) => [".TP", `${code}`, escapeRoff(meaning)]),
+    ".SH JSON OUTPUT",
+    "\\fBstatus\\fR, \\fBbans\\fR, \\fBcheck\\fR, \\fBreport\\fR, \\fBkeygen\\fR and \\fBfriend\\-block\\fR take",
+    "\\fB\\-o json\\fR (or \\fB\\-\\-json\\fR): one JSON object on standard output whose \\fBversion\\fR is 1,",
+    "with the fields described in \\fI/usr/share/doc/f2bp2p/json.md\\fR and a JSON Schema per shape in",
+    "\\fI/usr/share/doc/f2bp2p/schema/\\fR. Errors stay text on standard error; the exit status says which.",
+    ".SH SHELL COMPLETION",
+    "\\fBf2bp2p completion\\fR prints a bash completion script, e.g.",
+    "\\fBf2bp2p completion > /etc/bash_completion.d/f2bp2p\\fR.",
     ".SH ENVIRONMENT",
     ".TP",
     ".B F2BP2P_CONFIG",

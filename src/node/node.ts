@@ -99,6 +99,10 @@ export interface NodeEvents {
   "report:accepted": [{ ip: string; origin: string; trust: number; score: number; hops: number }];
   "report:rejected": [{ code: RejectCode; friend: string | undefined }];
   ban: [{ ip: string; score: number; origin: string; hops: number }];
+  /** A friend's message passed its checks and its reports are applied (not yet committed): for metrics. */
+  "message:ingested": [{ friend: string; reports: number; seconds: number }];
+  /** A catch-up sync request (reports 0) or page from a friend passed its checks. */
+  "sync:message": [{ friend: string; kind: "request" | "page"; reports: number }];
 }
 
 type OpenedMessage = Opened<Friend>;
@@ -520,6 +524,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
    * a store that cannot write keeps the message in memory (bounded) and retries it.
    */
   handleMessage(frames: Buffer[]): void {
+    const arrived = performance.now();
     this.stats.messages++;
     const head = frames[0];
     if (head !== undefined && head.length >= 2 && head[0] === PROTOCOL_VERSION) {
@@ -556,6 +561,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     this.#group!.frames.push(frames);
     this.#group!.accepted.push(...accepted);
+    this.emit("message:ingested", {
+      friend: opened.value.hop.config.name,
+      reports: opened.value.reports.length,
+      seconds: (performance.now() - arrived) / 1000,
+    });
   }
 
   /** A friend asks what our log holds for it (section 13.3); the answer is built in slices. */
@@ -569,7 +579,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     const { request, friend } = opened.value;
-    if (!this.#catchUp.answer(friend, request)) this.#rejected("rate-limited", friend);
+    if (!this.#catchUp.answer(friend, request)) {
+      this.#rejected("rate-limited", friend);
+      return;
+    }
+    this.emit("sync:message", { friend: friend.config.name, kind: "request", reports: 0 });
   }
 
   /**
@@ -591,6 +605,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.#syncInbox.push({ opened: opened.value, next: 0 });
+    this.emit("sync:message", {
+      friend: opened.value.hop.config.name,
+      kind: "page",
+      reports: opened.value.page.entries.length,
+    });
     this.#catchUp.arrived(opened.value.hop, opened.value.page);
     if (!this.#draining) {
       this.#draining = true;

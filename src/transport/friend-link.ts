@@ -95,7 +95,9 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #syncRequest: Buffer[] | undefined;
   /** Pages of our answer to the friend's sync request: sent when no live report waits. */
   readonly #syncPages: Buffer[][] = [];
+  /** Reports sent (entries), and messages (envelopes) they went in, since the link was made. */
   sent = 0;
+  messagesSent = 0;
 
   constructor(options: FriendLinkOptions) {
     super();
@@ -303,6 +305,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
           throw err;
         }
         this.sent += batch.length;
+        this.messagesSent++;
       }
     } catch (err: unknown) {
       if (!this.#closed) this.#options.log.error("send failed", { error: String(err) });

@@ -14,7 +14,7 @@ describe("cli: check catches what run refuses", { timeout: 60_000 }, () => {
   /** `f2bp2p status` once the node answers it (the control socket comes up after the listener). */
   async function untilAnswered(config: string): Promise<string> {
     for (;;) {
-      const status = await f2bp2p(["-c", config, "status"]);
+      const status = await f2bp2p(["-c", config, "status", "--json"]);
       if (status.code === 0) return status.stdout;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

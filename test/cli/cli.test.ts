@@ -150,7 +150,7 @@ describe("cli: run and report", () => {
       /^203\.0\.113\.7: score 80 \(threshold 80\), banned\n {2}origin [0-9a-f]{12}: trust 80, 1 hop\(s\), via a\n$/,
     );
 
-    const status = await f2bp2p(["-c", files.configs.get("b")!, "status"]);
+    const status = await f2bp2p(["-c", files.configs.get("b")!, "status", "-o", "json"]);
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout);
     assert.equal(parsed.stats.bans, 1);

@@ -6,7 +6,7 @@ import { plainSetting } from "../../src/cli/report-fast.js";
 
 describe("the lean report path", () => {
   it("recognises report with its options in any order", () => {
-    const expected = { config: "/etc/x.yaml", ip: "203.0.113.7", jail: "sshd" };
+    const expected = { config: "/etc/x.yaml", ip: "203.0.113.7", jail: "sshd", json: false };
     assert.deepEqual(
       leanReportArgs(["-c", "/etc/x.yaml", "report", "203.0.113.7", "--jail", "sshd"]),
       expected,
@@ -19,7 +19,22 @@ describe("the lean report path", () => {
       config: undefined,
       ip: "2001:db8::1",
       jail: undefined,
+      json: false,
     });
+  });
+
+  it("takes --json, -o and --output", () => {
+    for (const args of [
+      ["report", "203.0.113.7", "--json"],
+      ["-o", "json", "report", "203.0.113.7"],
+      ["report", "--output", "json", "203.0.113.7"],
+      ["report", "203.0.113.7", "--output=json"],
+    ]) {
+      assert.equal(leanReportArgs(args)?.json, true, args.join(" "));
+    }
+    assert.equal(leanReportArgs(["report", "203.0.113.7", "-o", "human"])?.json, false);
+    // An unknown format goes to the full CLI, which says what is allowed.
+    assert.equal(leanReportArgs(["report", "203.0.113.7", "-o", "yaml"]), null);
   });
 
   it("leaves everything else to the full CLI", () => {

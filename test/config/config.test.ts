@@ -64,6 +64,7 @@ describe("loadNodeConfig: valid files", () => {
       specialBannable: [],
       logLevel: "info",
       watch: null,
+      metricsListen: null,
     });
   });
 

@@ -44,7 +44,7 @@ function rssOf(pid: number): number {
 
 async function answered(config: string): Promise<Record<string, unknown>> {
   for (;;) {
-    const status = await f2bp2p(["-c", config, "status"]);
+    const status = await f2bp2p(["-c", config, "status", "--json"]);
     if (status.code === 0) return JSON.parse(status.stdout);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { EXIT_STATUS } from "../../src/cli/exit-codes.js";
 import { NODE_DEFAULTS } from "../../src/config/validate.js";
 import { helpOf, manPages } from "../../src/man/generate.js";
 import { parseHelp } from "../../src/man/help.js";
@@ -47,6 +48,19 @@ describe("man pages", () => {
       }
       for (const example of help.examples) assert.ok(page.includes(example), `${command}: ${example}`);
     }
+  });
+
+  it("f2bp2p(1) lists every exit status of cli/exit-codes.ts, JSON output and completion", () => {
+    const page = render(pages.get("f2bp2p.1")!).text;
+    // Words groff hyphenated at a line end, joined again.
+    const section = page
+      .slice(page.indexOf("EXIT STATUS"), page.indexOf("JSON OUTPUT"))
+      .replace(/(\w)- (\w)/g, "$1$2");
+    for (const { code, meaning } of EXIT_STATUS) {
+      assert.ok(section.includes(`${code} ${meaning}`), `exit status ${code}`);
+    }
+    assert.match(page, /JSON OUTPUT .*-o json.*version.*json\.md/);
+    assert.match(page, /f2bp2p completion/);
   });
 
   it("f2bp2p.yaml(5) documents every key of f2bp2p.yaml and of a friend file", () => {
