@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { ControlResponse } from "../node/control-protocol.js";
+import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
@@ -117,12 +118,18 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       (y) =>
         y
           .option("ip", { type: "string", description: "Show this address's score and who reported it" })
+          .option("worth", {
+            type: "boolean",
+            default: false,
+            description: "Show what each friend is worth: confirmations, lead time, bans, refusals",
+          })
           .example("$0 status", "")
+          .example("$0 status --worth", "")
           .example("$0 status --ip 203.0.113.7", ""),
       async (a) => {
         const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
         try {
-          exitCode = await status(config.controlSocket, a.ip);
+          exitCode = await status(config.controlSocket, a.ip, a.worth);
         } catch (err: unknown) {
           if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
@@ -163,6 +170,69 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             env,
           ),
         );
+      },
+    )
+    .command(
+      "export",
+      "Write the node's live origin-signed reports to stdout in the signed export format (docs/export.md)",
+      (y) =>
+        y
+          .option("since", {
+            type: "string",
+            description: "Only reports made at most this long ago (e.g. 3600, 90s, 30m, 24h, 7d)",
+          })
+          .example("$0 export > reports.f2bx", "")
+          .example("$0 export --since 24h > last-day.f2bx", ""),
+      async (a) => {
+        const { exportReports, writeExport } = await import("./export.js");
+        const result = exportReports({ config: a.config as string | undefined, since: a.since }, env);
+        writeExport(result.file);
+        process.stderr.write(
+          `exported ${result.reports} report(s)${result.skipped > 0 ? `; ${result.skipped} damaged on disk left out` : ""}\n`,
+        );
+      },
+    )
+    .command(
+      "import <file>",
+      "Verify every signature in an export file, then give its reports to the running node as from a friend with trust T",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, description: "An f2bp2p export file" })
+          .option("trust", {
+            type: "number",
+            demandOption: true,
+            description: "Trust given to the file's reports, as to a friend (0-100)",
+          })
+          .option("relay", {
+            type: "boolean",
+            default: false,
+            description: "Pass the imported reports on to friends (by default they stay here)",
+          })
+          .example("$0 import reports.f2bx --trust 60", "")
+          .epilog(
+            "Exit status: 0 imported; 1 the node is not running or failed to store them; 2 bad input: the file is not an intact export (altered, cut off) or --trust is out of range; nothing was imported.",
+          ),
+      async (a) => {
+        const { importFile, ImportRefusedError } = await import("./import.js");
+        try {
+          const t = await importFile(
+            { config: a.config as string | undefined, file: a.file, trust: a.trust, relay: a.relay },
+            env,
+          );
+          process.stdout.write(
+            `${a.file}: ${t.reports} report(s) verified; ${t.accepted} applied, ${t.known} already held, ` +
+              `${t.own} our own, ${t.expired} expired, ${t.overQuota} over the quota, ${t.invalid} refused by the node\n`,
+          );
+        } catch (err: unknown) {
+          if (err instanceof ImportRefusedError) {
+            process.stderr.write(`f2bp2p import: ${err.message}\n`);
+            exitCode = EXIT_USAGE;
+            return;
+          }
+          if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
+          process.stderr.write(`f2bp2p import: ${err.message}; nothing was imported\n`);
+          exitCode = EXIT_FAILURE;
+        }
       },
     )
     .command(
@@ -212,7 +282,18 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
   }
 }
 
-async function status(socketPath: string, ip: string | undefined): Promise<number> {
+async function status(socketPath: string, ip: string | undefined, worth: boolean): Promise<number> {
+  if (worth) {
+    const answer = await askNode(socketPath, { op: "status" });
+    const report = answer.ok && answer.status === "status" ? answer.node.worth : undefined;
+    if (report === undefined) {
+      process.stderr.write("f2bp2p status: the node gave no friend worth (is it an older version?)\n");
+      return EXIT_FAILURE;
+    }
+    const { formatWorthTable } = await import("../node/friend-worth.js");
+    process.stdout.write(formatWorthTable(report as FriendWorthReport));
+    return EXIT_OK;
+  }
   if (ip === undefined) {
     const answer = await askNode(socketPath, { op: "status" });
     process.stdout.write(
