@@ -14,3 +14,7 @@ export const EXIT_STATE = 3;
  * I/O error), or the report was accepted and shared but its ban line could not be written yet.
  */
 export const EXIT_NOT_WRITTEN = 4;
+/** check --online: everything works, but a finding deserves a look (a warning line). */
+export const EXIT_CHECK_WARNINGS = 5;
+/** check --online: something does not work (a problem line: a friend unreachable, no jail watching). */
+export const EXIT_CHECK_PROBLEMS = 6;

@@ -6,7 +6,7 @@ import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain, UsageError } from "./errors.js";
 import { keygen } from "./keygen.js";
 import { runReport } from "./report-fast.js";
 import { run } from "./run.js";
@@ -237,11 +237,51 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
     )
     .command(
       "check",
-      "Validate the config, keys and friends.d without starting (exit 0 when all is well)",
-      {},
+      "Validate the config, keys and friends.d without starting (exit 0 when all is well); --online also tests friends, fail2ban, clock and spool",
+      (y) =>
+        y
+          .option("online", {
+            type: "boolean",
+            default: false,
+            description:
+              "Also check the running system: each friend resolves, connects and admits our key; a fail2ban jail watches the bans log; the clock is synchronised; the spool is empty",
+          })
+          .option("fail2ban-socket", {
+            type: "string",
+            description: "fail2ban-client's socket (-s) when fail2ban does not use its default one",
+          })
+          .option("fail2ban-config", {
+            type: "string",
+            default: "/etc/fail2ban",
+            description: "Jail configuration read when fail2ban-server cannot be asked",
+          })
+          .option("timeout", {
+            type: "number",
+            default: 10,
+            description: "Seconds to wait for each friend's CURVE handshake",
+          })
+          .example("$0 check", "")
+          .example("$0 check --online", "")
+          .epilog(
+            "Exit status: 0 all is well (with --online: no warning or problem line); 2 the config, keys or friends.d are wrong; with --online, 5 a warning line (works, but look at it), 6 a problem line (something does not work).",
+          ),
       async (a) => {
+        if (!(a.timeout > 0 && a.timeout <= 300))
+          throw new UsageError("--timeout must be from 1 to 300 seconds");
         const { checkConfig } = await import("./check.js");
-        process.stdout.write(`${await checkConfig(a.config as string | undefined, env)}\n`);
+        const result = await checkConfig(
+          a.config as string | undefined,
+          env,
+          a.online
+            ? {
+                fail2banSocket: a["fail2ban-socket"],
+                fail2banConfig: a["fail2ban-config"],
+                timeoutMs: a.timeout * 1000,
+              }
+            : undefined,
+        );
+        process.stdout.write(`${result.text}\n`);
+        exitCode = result.exitCode;
       },
     )
     .command(
