@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../cli/errors.js";
+import { EXIT_CHECK_PROBLEMS, EXIT_CHECK_WARNINGS } from "../cli/exit-codes.js";
 import { type Help, type HelpEntry, parseHelp } from "./help.js";
 import { escapeRoff, inline, markdownToRoff, quoteArg } from "./roff.js";
 
@@ -98,6 +99,13 @@ function mainPage(th: string, top: Help, commands: readonly (HelpEntry & { comma
     `${EXIT_USAGE}`,
     "Bad input, or a bad configuration, keys or friend file: nothing was started. The systemd unit",
     "does not restart the service after this status.",
+    ".TP",
+    `${EXIT_CHECK_WARNINGS}`,
+    "\\fBcheck \\-\\-online\\fR: everything works, but a finding deserves a look (a \\fBwarning:\\fR line).",
+    ".TP",
+    `${EXIT_CHECK_PROBLEMS}`,
+    "\\fBcheck \\-\\-online\\fR: something does not work (a \\fBproblem:\\fR line), e.g. a friend that",
+    "cannot be reached or does not admit this node's key, or no fail2ban jail watching the bans log.",
     ".SH ENVIRONMENT",
     ".TP",
     ".B F2BP2P_CONFIG",
