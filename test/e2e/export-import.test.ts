@@ -118,6 +118,37 @@ describe("export and import", () => {
     });
   });
 
+  it("with --relay the imported reports travel on to friends, one hop further", async (t) => {
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      await runNetwork(scene, {
+        nodes: [{ name: "a" }, { name: "d" }, { name: "e" }],
+        links: [["d", "e", 80, 80]],
+      });
+      const [a, d, e] = ["a", "d", "e"].map((n) => scene.node(n)) as RunningNode[];
+      for (const ip of ATTACKERS) await reportWithCli(a!, ip, "sshd");
+      const file = path.join(scene.root, "a.f2bx");
+      assert.equal(exportTo(a!, file).code, 0);
+      const imported = await f2bp2p(["-c", d!.config, "import", file, "--trust", "90", "--relay"]);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stdout, /3 applied/);
+      // e trusts d 80: floor(90 × 80 / 100) = 72, below e's threshold of 80.
+      await waitFor(
+        async () => (await bansOf(e!)).length === ATTACKERS.length,
+        15_000,
+        "e to get the relayed reports",
+      );
+      assert.deepEqual(
+        (await bansOf(e!)).map((x) => [x.score, x.ban]),
+        ATTACKERS.map(() => [72, "no"]),
+      );
+      assert.deepEqual(
+        (await bansOf(d!)).map((x) => [x.score, x.ban]),
+        ATTACKERS.map(() => [90, "written"]),
+      );
+    });
+  });
+
   it("says so when the node is not running, and refuses what is not an export", async (t) => {
     const scene = new Scene(t);
     await scene.run(t, async () => {
