@@ -3,6 +3,7 @@ import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import { ExportFormatError, MAX_EXPORT_FILE_BYTES } from "../export/format.js";
 import { verifyExport } from "../export/verify.js";
 import { IMPORT_BATCH } from "../node/control-protocol.js";
+import type { SignedReport } from "../protocol/report.js";
 import { askNode } from "./control-client.js";
 import { UsageError } from "./errors.js";
 
@@ -61,25 +62,40 @@ export async function importFile(options: ImportOptions, env: NodeJS.ProcessEnv)
     overQuota: 0,
     invalid: 0,
   };
+  const batches: SignedReport[][] = [];
+  for (let i = 0; i < reports.length; i += IMPORT_BATCH) batches.push(reports.slice(i, i + IMPORT_BATCH));
   // An empty file still asks the node, so "node not running" is said either way.
-  for (let i = 0; i === 0 || i < reports.length; i += IMPORT_BATCH) {
-    const batch = reports.slice(i, i + IMPORT_BATCH);
-    const answer = await askNode(config.controlSocket, {
-      op: "import",
-      trust: options.trust,
-      relay: options.relay,
-      reports: batch.map((r) => Buffer.concat([r.bytes, r.signature]).toString("base64")),
-    });
-    if (!answer.ok)
-      throw new Error(
-        `the node refused the import after ${i} of ${reports.length} reports: ${answer.message}` +
-          (i > 0 ? " (those were applied; importing the file again is safe)" : ""),
-      );
-    if (answer.status !== "imported") throw new Error(`unexpected answer from the node: ${answer.status}`);
+  if (batches.length === 0) batches.push([]);
+  let applied = 0;
+  for (const batch of batches) {
+    let answer: Awaited<ReturnType<typeof askNode>>;
+    try {
+      answer = await askNode(config.controlSocket, {
+        op: "import",
+        trust: options.trust,
+        relay: options.relay,
+        reports: batch.map((r) => Buffer.concat([r.bytes, r.signature]).toString("base64")),
+      });
+    } catch (err: unknown) {
+      // The node not running (or the socket not ours) before anything was applied: said as such.
+      if (applied === 0) throw err;
+      throw stopped(applied, reports.length, err instanceof Error ? err.message : String(err));
+    }
+    if (!answer.ok) throw stopped(applied, reports.length, answer.message);
+    if (answer.status !== "imported")
+      throw stopped(applied, reports.length, `unexpected answer ${answer.status}`);
     for (const key of ["accepted", "known", "own", "expired", "overQuota", "invalid"] as const)
       totals[key] += answer[key];
+    applied += batch.length;
   }
   return totals;
+}
+
+function stopped(applied: number, total: number, why: string): Error {
+  return new Error(
+    `the import stopped after ${applied} of ${total} reports: ${why}` +
+      (applied > 0 ? " (those were applied; importing the file again is safe)" : "; nothing was imported"),
+  );
 }
 
 function readLimited(file: string): Buffer {
