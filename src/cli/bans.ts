@@ -1,5 +1,6 @@
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
 import { shortId } from "../keys/identity.js";
+import { importName, importSourceOf } from "../node/import-source.js";
 import { parseIp } from "../protocol/ip.js";
 import { SqliteStore } from "../state/sqlite-store.js";
 import type { BanRecord, StoredContribution } from "../state/store.js";
@@ -44,8 +45,12 @@ export function bans(options: BansOptions, env: NodeJS.ProcessEnv): string {
   // Only trust and names are needed: a key no friend file can have stands in for our own.
   const friends = loadFriends(config.friendsDir, { signingKey: new Uint8Array(32), curveKey: "" });
   const byKey = new Map(friends.map((f) => [Buffer.from(f.signingKey).toString("hex"), f]));
-  const trustOfVia = (via: string): number => byKey.get(via)?.trust ?? 0;
-  const nameOfVia = (via: string): string => (via === VIA_SELF ? "self" : (byKey.get(via)?.name ?? "?"));
+  const trustOfVia = (via: string): number => byKey.get(via)?.trust ?? importSourceOf(via)?.trust ?? 0;
+  const nameOfVia = (via: string): string => {
+    if (via === VIA_SELF) return "self";
+    const imported = importSourceOf(via);
+    return byKey.get(via)?.name ?? (imported === undefined ? "?" : importName(imported));
+  };
   const store = new SqliteStore(config.stateDir, { readOnly: true });
   const entries: BansEntry[] = [];
   try {

@@ -1,6 +1,8 @@
 import { ConfigError, type ConfigProblem, formatProblem } from "../config/errors.js";
 import { findConfigPath, loadFriends, loadNodeConfig } from "../config/load.js";
 import { KeyError, loadIdentity, shortId } from "../keys/identity.js";
+import { exitCodeFor, type Finding, formatFinding, type OnlineOptions, onlineFindings } from "./doctor.js";
+import { EXIT_OK } from "./exit-codes.js";
 import { preflight } from "./preflight.js";
 
 /** What `check` found when all is well (docs/json.md, check). */
@@ -18,6 +20,8 @@ export interface CheckPassed {
   /** Things that work but may not be what was meant. */
   readonly warnings: readonly string[];
   readonly notes: readonly string[];
+  /** With --online: what only the running system can tell, one finding per line (doctor.ts). */
+  readonly findings?: readonly Finding[];
 }
 
 /** What `check -o json` prints when the config, keys or friends cannot be used (exit status 2). */
@@ -36,10 +40,13 @@ export interface CheckFailed {
 /**
  * `f2bp2p check`: everything `run` validates, without starting a node: the files, then whether this
  * host can use them (the listen address binds, the folders are writable). Throws what `run` would.
+ * With `online`, also what only the running system can tell (doctor.ts); checkExitCode gives the
+ * status that follows from the worst of those findings.
  */
 export async function checkConfig(
   configOption: string | undefined,
   env: NodeJS.ProcessEnv,
+  online?: OnlineOptions,
 ): Promise<CheckPassed> {
   const file = findConfigPath(configOption, env);
   const config = loadNodeConfig(file);
@@ -62,7 +69,13 @@ export async function checkConfig(
     friends: friends.map((f) => ({ name: f.name, endpoint: f.endpoint, trust: f.trust })),
     warnings: host.warnings,
     notes: host.notes,
+    ...(online === undefined ? {} : { findings: await onlineFindings(config, identity, friends, online) }),
   };
+}
+
+/** 0 without --online; with it, by the worst finding (exit-codes.ts: 5 a warning, 6 a problem). */
+export function checkExitCode(c: CheckPassed): number {
+  return c.findings === undefined ? EXIT_OK : exitCodeFor(c.findings);
 }
 
 /** `check`'s findings for a person, one per line. */
@@ -73,6 +86,7 @@ export function formatCheck(c: CheckPassed): string {
     `${c.friends.length} friend(s): ${c.friends.map((f) => `${f.name} (trust ${f.trust})`).join(", ") || "none"}`,
     ...c.warnings.map((warning) => `warning: ${warning}`),
     ...c.notes.map((note) => `note: ${note}`),
+    ...(c.findings ?? []).map(formatFinding),
   ].join("\n")}\n`;
 }
 

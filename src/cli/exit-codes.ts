@@ -14,6 +14,10 @@ export const EXIT_STATE = 3;
  * I/O error), or the report was accepted and shared but its ban line could not be written yet.
  */
 export const EXIT_NOT_WRITTEN = 4;
+/** check --online: everything works, but a finding deserves a look (a warning line). */
+export const EXIT_CHECK_WARNINGS = 5;
+/** check --online: something does not work (a problem line: a friend unreachable, no jail watching). */
+export const EXIT_CHECK_PROBLEMS = 6;
 
 /** Every exit status with what it means, for the man page and README (in this order). */
 export const EXIT_STATUS: readonly { readonly code: number; readonly meaning: string }[] = [
@@ -36,5 +40,14 @@ export const EXIT_STATUS: readonly { readonly code: number; readonly meaning: st
     code: EXIT_NOT_WRITTEN,
     meaning:
       "report: the node stored the report and shared it, but could not write the ban line here yet; it writes it when it can.",
+  },
+  {
+    code: EXIT_CHECK_WARNINGS,
+    meaning: "check --online: everything works, but a finding deserves a look (a warning line).",
+  },
+  {
+    code: EXIT_CHECK_PROBLEMS,
+    meaning:
+      "check --online: something does not work (a problem line: a friend unreachable, no jail watching the bans log).",
   },
 ];

@@ -1,10 +1,11 @@
 import yargs from "yargs";
 import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
+import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
 import { demo } from "./demo.js";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain } from "./errors.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explain, UsageError } from "./errors.js";
 import { keygen } from "./keygen.js";
 import { jsonDocument, OUTPUT_OPTIONS, outputFormat } from "./output.js";
 import { runReport } from "./report-fast.js";
@@ -134,11 +135,17 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           .options(OUTPUT_OPTIONS)
           .example("$0 status", "")
           .example("$0 status --ip 203.0.113.7", "")
-          .example("$0 status -o json", ""),
+          .example("$0 status -o json", "")
+          .option("worth", {
+            type: "boolean",
+            default: false,
+            description: "Show what each friend is worth: confirmations, lead time, bans, refusals",
+          })
+          .example("$0 status --worth", ""),
       async (a) => {
         const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
         try {
-          exitCode = await status(config.controlSocket, a.ip, outputFormat(a) === "json");
+          exitCode = await status(config.controlSocket, a.ip, outputFormat(a) === "json", a.worth);
         } catch (err: unknown) {
           if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
           process.stderr.write(`f2bp2p status: ${err.message}\n`);
@@ -178,18 +185,122 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
       },
     )
     .command(
-      "check",
-      "Validate the config, keys and friends.d without starting (exit 0 when all is well)",
-      (y) => y.options(OUTPUT_OPTIONS).example("$0 check -o json", ""),
+      "export",
+      "Write the node's live origin-signed reports to stdout in the signed export format (docs/export.md)",
+      (y) =>
+        y
+          .option("since", {
+            type: "string",
+            description: "Only reports made at most this long ago (e.g. 3600, 90s, 30m, 24h, 7d)",
+          })
+          .example("$0 export > reports.f2bx", "")
+          .example("$0 export --since 24h > last-day.f2bx", ""),
       async (a) => {
-        const { checkConfig, checkFailure, formatCheck } = await import("./check.js");
+        const { exportReports, writeExport } = await import("./export.js");
+        const result = exportReports({ config: a.config as string | undefined, since: a.since }, env);
+        writeExport(result.file);
+        process.stderr.write(
+          `exported ${result.reports} report(s)${result.skipped > 0 ? `; ${result.skipped} damaged on disk left out` : ""}\n`,
+        );
+      },
+    )
+    .command(
+      "import <file>",
+      "Verify every signature in an export file, then give its reports to the running node as from a friend with trust T",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, description: "An f2bp2p export file" })
+          .option("trust", {
+            type: "number",
+            demandOption: true,
+            description: "Trust given to the file's reports, as to a friend (0-100)",
+          })
+          .option("relay", {
+            type: "boolean",
+            default: false,
+            description: "Pass the imported reports on to friends (by default they stay here)",
+          })
+          .example("$0 import reports.f2bx --trust 60", "")
+          .epilog(
+            "Exit status: 0 imported; 1 the node is not running or failed to store them; 2 bad input: the file is not an intact export (altered, cut off) or --trust is out of range; nothing was imported.",
+          ),
+      async (a) => {
+        const { importFile, ImportRefusedError } = await import("./import.js");
+        try {
+          const t = await importFile(
+            { config: a.config as string | undefined, file: a.file, trust: a.trust, relay: a.relay },
+            env,
+          );
+          process.stdout.write(
+            `${a.file}: ${t.reports} report(s) verified; ${t.accepted} applied, ${t.known} already held, ` +
+              `${t.own} our own, ${t.expired} expired, ${t.overQuota} over the quota, ${t.invalid} refused by the node\n`,
+          );
+        } catch (err: unknown) {
+          if (err instanceof ImportRefusedError) {
+            process.stderr.write(`f2bp2p import: ${err.message}\n`);
+            exitCode = EXIT_USAGE;
+            return;
+          }
+          if (!(err instanceof NodeNotRunningError || err instanceof ControlAccessError)) throw err;
+          process.stderr.write(`f2bp2p import: ${err.message}; nothing was imported\n`);
+          exitCode = EXIT_FAILURE;
+        }
+      },
+    )
+    .command(
+      "check",
+      "Validate the config, keys and friends.d without starting (exit 0 when all is well); --online also tests friends, fail2ban, clock and spool",
+      (y) =>
+        y
+          .option("online", {
+            type: "boolean",
+            default: false,
+            description:
+              "Also check the running system: each friend resolves, connects and admits our key; a fail2ban jail watches the bans log; the clock is synchronised; the spool is empty",
+          })
+          .option("fail2ban-socket", {
+            type: "string",
+            description: "fail2ban-client's socket (-s) when fail2ban does not use its default one",
+          })
+          .option("fail2ban-config", {
+            type: "string",
+            default: "/etc/fail2ban",
+            description: "Jail configuration read when fail2ban-server cannot be asked",
+          })
+          .option("timeout", {
+            type: "number",
+            default: 10,
+            description: "Seconds to wait for each friend's CURVE handshake",
+          })
+          .options(OUTPUT_OPTIONS)
+          .example("$0 check", "")
+          .example("$0 check --online", "")
+          .example("$0 check -o json", "")
+          .epilog(
+            "Exit status: 0 all is well (with --online: no warning or problem line); 2 the config, keys or friends.d are wrong; with --online, 5 a warning line (works, but look at it), 6 a problem line (something does not work).",
+          ),
+      async (a) => {
+        if (!(a.timeout > 0 && a.timeout <= 300))
+          throw new UsageError("--timeout must be from 1 to 300 seconds");
+        const { checkConfig, checkExitCode, checkFailure, formatCheck } = await import("./check.js");
         const configOption = a.config as string | undefined;
+        const online = a.online
+          ? {
+              fail2banSocket: a["fail2ban-socket"],
+              fail2banConfig: a["fail2ban-config"],
+              timeoutMs: a.timeout * 1000,
+            }
+          : undefined;
         if (outputFormat(a) === "human") {
-          process.stdout.write(formatCheck(await checkConfig(configOption, env)));
+          const passed = await checkConfig(configOption, env, online);
+          process.stdout.write(formatCheck(passed));
+          exitCode = checkExitCode(passed);
           return;
         }
         try {
-          process.stdout.write(jsonDocument({ ...(await checkConfig(configOption, env)) }));
+          const passed = await checkConfig(configOption, env, online);
+          process.stdout.write(jsonDocument({ ...passed }));
+          exitCode = checkExitCode(passed);
         } catch (err: unknown) {
           const failure = checkFailure(configOption, env, err);
           if (failure === undefined) throw err;
@@ -240,7 +351,23 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
   }
 }
 
-async function status(socketPath: string, ip: string | undefined, json: boolean): Promise<number> {
+async function status(
+  socketPath: string,
+  ip: string | undefined,
+  json: boolean,
+  worth = false,
+): Promise<number> {
+  if (worth && !json) {
+    const answer = await askNode(socketPath, { op: "status" });
+    const report = answer.ok && answer.status === "status" ? answer.node.worth : undefined;
+    if (report === undefined) {
+      process.stderr.write("f2bp2p status: the node gave no friend worth (is it an older version?)\n");
+      return EXIT_FAILURE;
+    }
+    const { formatWorthTable } = await import("../node/friend-worth.js");
+    process.stdout.write(formatWorthTable(report as FriendWorthReport));
+    return EXIT_OK;
+  }
   if (ip === undefined) {
     const answer = await askNode(socketPath, { op: "status" });
     if (!answer.ok || answer.status !== "status") {

@@ -19,6 +19,7 @@ import type { LoggedReport, StateStore, SyncCursor } from "../state/store.js";
 import type { FriendLink } from "../transport/friend-link.js";
 import { forwardTargets } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
+import { staysHere } from "./import-source.js";
 
 /**
  * Catch-up sync (docs/protocol.md section 13): each node asks each friend, when its link to the
@@ -413,6 +414,7 @@ export class CatchUp {
 
   /** The entry our log holds for this friend, by the forwarding rules of section 12.2, if any. */
   #entryFor(friend: SyncFriend, row: LoggedReport): Entry | undefined {
+    if (staysHere(row.path)) return undefined;
     const pathKeys = new Set(row.path.map((k) => k.toString("hex")));
     const fromKey = row.path.length === 0 ? undefined : row.via;
     const targets = forwardTargets([friend], pathKeys, row.path.length, row.trust, this.#o.maxHops, fromKey);

@@ -1,7 +1,10 @@
 import type { WatchStatus } from "../ingest/fail2ban-log-watcher.js";
 import { shortId } from "../keys/identity.js";
+import { SIGNATURE_BYTES } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
 import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
+import { decodeReport, type SignedReport } from "../protocol/report.js";
+import { sha256 } from "../protocol/signing.js";
 import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
 import type { ControlRequest, ControlResponse } from "./control-protocol.js";
@@ -16,6 +19,7 @@ export function controlHandler(
     handle(request) {
       if (request.op === "status") return { ok: true, status: "status", node: statusOf(node, extra) };
       if (request.op === "score") return scoreOf(node, request.ip);
+      if (request.op === "import") return importInto(node, request);
       const result = node.reportLocal(request.ip, request.jail ?? "");
       switch (result.status) {
         case "invalid-ip":
@@ -42,6 +46,30 @@ export function controlHandler(
       }
     },
   };
+}
+
+/** Applies one batch of imported reports; each is checked again by the node (importReports). */
+function importInto(node: F2bNode, request: Extract<ControlRequest, { op: "import" }>): ControlResponse {
+  const reports: SignedReport[] = [];
+  let invalid = 0;
+  for (const text of request.reports) {
+    const raw = Buffer.from(text, "base64");
+    const bytes = raw.subarray(0, Math.max(0, raw.length - SIGNATURE_BYTES));
+    const decoded = decodeReport(bytes);
+    if (!decoded.ok) {
+      invalid++;
+      continue;
+    }
+    reports.push({
+      report: decoded.value,
+      bytes: Buffer.from(bytes),
+      signature: Buffer.from(raw.subarray(bytes.length)),
+      id: sha256(bytes),
+    });
+  }
+  const result = node.importReports(reports, { trust: request.trust, relay: request.relay });
+  if (result.status === "store-failed") return { ok: false, error: "store-failed", message: result.message };
+  return { ok: true, ...result, invalid: result.invalid + invalid };
 }
 
 /** What the node knows of one address: its score, whether it is banned, each origin's share. */
@@ -89,6 +117,7 @@ export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string,
     stats: node.stats,
     clock: node.clockSkew.status(),
     ...(watch !== undefined ? { watch } : {}),
+    worth: node.friendWorth(),
     friends: node.friends.map((f) => ({
       name: f.config.name,
       endpoint: f.config.endpoint,

@@ -3,11 +3,18 @@
  * Kept free of imports so the `f2bp2p report` client loads nothing it does not need.
  */
 export const MAX_CONTROL_LINE = 4096;
+/**
+ * Reports per `import` request: each is base64 of report bytes (at most 121) and signature (64),
+ * at most 248 characters, so a full batch stays well inside MAX_CONTROL_LINE.
+ */
+export const IMPORT_BATCH = 14;
 
 export type ControlRequest =
   | { op: "report"; ip: string; jail?: string }
   | { op: "status" }
-  | { op: "score"; ip: string };
+  | { op: "score"; ip: string }
+  /** Reports from an export file, verified by the client and again by the node (base64 of bytes ‖ signature). */
+  | { op: "import"; trust: number; relay: boolean; reports: string[] };
 
 export type ControlResponse =
   | {
@@ -29,5 +36,15 @@ export type ControlResponse =
       threshold: number;
       banned: boolean;
       origins: { origin: string; trust: number; hops: number; via: string }[];
+    }
+  | {
+      ok: true;
+      status: "imported";
+      accepted: number;
+      known: number;
+      own: number;
+      expired: number;
+      overQuota: number;
+      invalid: number;
     }
   | { ok: false; error: "invalid-ip" | "invalid-jail" | "bad-request" | "store-failed"; message: string };

@@ -3,7 +3,12 @@ import net from "node:net";
 import path from "node:path";
 import type { Logger } from "../util/logger.js";
 import { unsafeFolder } from "../util/unsafe-folder.js";
-import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from "./control-protocol.js";
+import {
+  type ControlRequest,
+  type ControlResponse,
+  IMPORT_BATCH,
+  MAX_CONTROL_LINE,
+} from "./control-protocol.js";
 
 export interface ControlHandler {
   handle(request: ControlRequest): ControlResponse;
@@ -84,7 +89,7 @@ export class ControlServer {
   }
 }
 
-function badRequest(message: string): ControlResponse {
+function badRequest(message: string): Extract<ControlResponse, { ok: false }> {
   return { ok: false, error: "bad-request", message };
 }
 
@@ -100,6 +105,7 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
     return { ok: false, error: "bad-request", message: "not an object" };
   const { op, ip, jail } = data as Record<string, unknown>;
   if (op === "status") return { op };
+  if (op === "import") return parseImport(data as Record<string, unknown>);
   if (op === "score")
     return typeof ip === "string"
       ? { op, ip }
@@ -111,6 +117,22 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
     return { ok: false, error: "invalid-jail", message: "jail must be a string" };
   }
   return jail === undefined ? { op, ip } : { op, ip, jail };
+}
+
+function parseImport(
+  data: Record<string, unknown>,
+): ControlRequest | Extract<ControlResponse, { ok: false }> {
+  const { trust, relay, reports } = data;
+  if (typeof trust !== "number" || !Number.isInteger(trust) || trust < 0 || trust > 100)
+    return badRequest("trust must be an integer from 0 to 100");
+  if (typeof relay !== "boolean") return badRequest("relay must be true or false");
+  if (
+    !Array.isArray(reports) ||
+    reports.length > IMPORT_BATCH ||
+    !reports.every((r) => typeof r === "string")
+  )
+    return badRequest(`reports must be a list of at most ${IMPORT_BATCH} base64 strings`);
+  return { op: "import", trust, relay, reports: reports as string[] };
 }
 
 async function removeStaleSocket(file: string): Promise<void> {

@@ -31,6 +31,14 @@ import type { Logger } from "../util/logger.js";
 import { formatBanLine } from "./ban-line.js";
 import { BansLog, BansLogError } from "./bans-log.js";
 import { CatchUp, type SyncStatus } from "./catch-up.js";
+import {
+  creditBan,
+  creditConfirmations,
+  type FriendWorthReport,
+  friendWorth,
+  RejectionTally,
+} from "./friend-worth.js";
+import { type ImportSource, importKey, importSourceOf, staysHere } from "./import-source.js";
 import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans } from "./pending-bans.js";
@@ -75,6 +83,23 @@ export type LocalReportResult =
   | { readonly status: "store-failed"; readonly message: string }
   /** The given time is in the future or older than the report lifetime: why (also logged). */
   | { readonly status: "invalid-time"; readonly reason: string };
+
+/** What `importReports` did with each report, by outcome. */
+export type ImportResult =
+  | {
+      readonly status: "imported";
+      readonly accepted: number;
+      /** Held already with at least as good a copy: nothing changed. */
+      readonly known: number;
+      /** Signed by this node itself: it holds its own reports already. */
+      readonly own: number;
+      readonly expired: number;
+      /** Over max_reports_per_friend for the import pseudo-friend. */
+      readonly overQuota: number;
+      /** Failed the re-check (cannot happen after the CLI's verification, unless sent by hand). */
+      readonly invalid: number;
+    }
+  | { readonly status: "store-failed"; readonly message: string };
 
 export interface NodeStats {
   messages: number;
@@ -167,6 +192,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #listener: Listener;
   readonly #authLog: AuthLog;
   readonly #rateLimit: FriendRateLimit;
+  /** Refusals per friend not yet in the store's friend-worth tally (flushed once a minute). */
+  readonly #rejections = new RejectionTally();
   /**
    * Messages applied in the store transaction that is still open: one commit for every message that
    * arrives in the same turn of the event loop (group commit), so a burst of one-report envelopes
@@ -325,7 +352,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#ledger = new Ledger(store, {
       lifetimeMs: this.#lifetimeMs,
       threshold: this.config.threshold,
-      trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? 0,
+      trustOfVia: (via) => this.#friendsByKey.get(via)?.config.trust ?? importSourceOf(via)?.trust ?? 0,
       maxReportsPerFriend: this.config.maxReportsPerFriend,
     });
     try {
@@ -379,6 +406,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#catchUp.stop();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
+    this.#flushRejections();
     if (this.#unmarkedBans.size > 0 && this.#store !== undefined) {
       this.#openGroup();
       this.#commitGroup(true);
@@ -492,6 +520,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     try {
       this.#openGroup();
       accepted = this.#store!.transaction(() => {
+        creditConfirmations(this.#store!, ledger.contributions(ip.text), reportTime, now);
         const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
         return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
       });
@@ -507,6 +536,60 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (failure !== undefined) return { status: "store-failed", message: failure.message };
     this.stats.localReports++;
     return { status: "accepted", ...this.#banState(ip.text) };
+  }
+
+  /**
+   * Reports from `f2bp2p import` (already verified there, checked again here as stored reports are):
+   * applied as if a friend with `source.trust` had sent them, with that friend's caps (per-IP trust,
+   * max_reports_per_friend), expiry and never-ban rules, in one durable commit. They travel on to
+   * friends only with `source.relay`. Our own reports and expired ones are skipped and counted.
+   */
+  importReports(reports: readonly SignedReport[], source: ImportSource): ImportResult {
+    const now = this.#c.now();
+    const key = importKey(source);
+    const via = key.toString("hex");
+    const result = { accepted: 0, known: 0, own: 0, expired: 0, overQuota: 0, invalid: 0 };
+    const self = this.identity.signingPublicKey;
+    let accepted: Accepted[];
+    try {
+      this.#openGroup();
+      accepted = this.#store!.transaction(() => {
+        const out: Accepted[] = [];
+        for (const candidate of reports) {
+          const checked = checkStoredReport(candidate, now, this.#lifetimeMs);
+          if (!checked.ok) {
+            if (checked.code === "expired") result.expired++;
+            else result.invalid++;
+            continue;
+          }
+          const signed = checked.value;
+          if (signed.report.origin.equals(self)) {
+            result.own++;
+            continue;
+          }
+          const path = [signed.report.origin, key];
+          const outcome = this.ledger.apply({ signed, trust: source.trust, via, path, at: now });
+          if (outcome.kind === "over-quota") result.overQuota++;
+          else if (outcome.kind === "no-gain") result.known++;
+          else {
+            result.accepted++;
+            if (!outcome.improved) this.ledger.store.addFriendWorth(via, { brought: 1 });
+            out.push(this.#record(outcome, signed, undefined, now));
+          }
+        }
+        return out;
+      });
+    } catch (err: unknown) {
+      if (!(err instanceof StoreWriteError)) throw err;
+      this.#writeFailed("store", err);
+      this.#abandonGroup();
+      return { status: "store-failed", message: err.message };
+    }
+    this.#group!.accepted.push(...accepted);
+    const failure = this.#commitGroup(true);
+    if (failure !== undefined) return { status: "store-failed", message: failure.message };
+    this.#c.log.info("reports imported", { trust: source.trust, relay: source.relay, ...result });
+    return { status: "imported", ...result };
   }
 
   /** Score, and whether the ban line is written or why it is still pending. */
@@ -836,7 +919,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
     let ban: BanRecord | undefined;
+    if (from !== undefined && !outcome.improved) this.ledger.store.addFriendWorth(from.key, { brought: 1 });
     if (outcome.banNow) {
+      creditBan(this.ledger.store, this.ledger.contributions(ip));
       const withheld = this.#neverBan.has(ip);
       ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld };
       this.ledger.store.decideBan(ban);
@@ -969,6 +1054,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     candidates: readonly Friend[] = this.#friends,
   ): number {
     const pathKeys = new Set(path.map((k) => k.toString("hex")));
+    if (staysHere(path)) return 0;
     const targets = forwardTargets(candidates, pathKeys, path.length, trust, this.config.maxHops, fromKey);
     if (targets.length === 0) return 0;
     const forwardPath = [...path, this.identity.signingPublicKey];
@@ -995,13 +1081,33 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   #rejected(code: RejectCode, friend: Friend | undefined): void {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
-    if (friend !== undefined) friend.rejected[code] = (friend.rejected[code] ?? 0) + 1;
+    if (friend !== undefined) {
+      friend.rejected[code] = (friend.rejected[code] ?? 0) + 1;
+      this.#rejections.add(friend.key, code);
+    }
     this.#c.log.debug("rejected", { code, friend: friend?.config.name ?? "?" });
     this.emit("report:rejected", { code, friend: friend?.config.name });
   }
 
+  /** What each friend is worth (friend-worth.ts): stored tallies plus refusals not yet flushed. */
+  friendWorth(): FriendWorthReport {
+    const friends = this.#friends.map((f) => ({ name: f.config.name, key: f.key }));
+    return friendWorth(this.ledger.store, friends, this.#rejections.pending);
+  }
+
+  /** Adds the refusals counted in memory to the store; kept for the next minute when it fails. */
+  #flushRejections(): void {
+    if (this.#store === undefined || this.#group !== undefined) return;
+    try {
+      this.#rejections.flush(this.#store);
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+    }
+  }
+
   /** The once-a-minute sweep, run in steps between messages. */
   #expire(): void {
+    this.#flushRejections();
     if (this.#sweeping || this.#ledger === undefined) return;
     this.#sweeping = true;
     const now = this.#c.now();

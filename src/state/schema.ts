@@ -76,6 +76,31 @@ export const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL     -- local ms
   ) WITHOUT ROWID;
   `,
+  // 3: what each friend is worth (docs/trust.md, "What each friend is worth"): counters per friend,
+  // the lead times of its confirmations, its refusals by reason code. New tables only.
+  `
+  CREATE TABLE friend_worth (
+    friend    BLOB PRIMARY KEY,            -- signing key of the friend (or of an import pseudo-friend)
+    brought   INTEGER NOT NULL DEFAULT 0,  -- reports whose first copy here came through it
+    confirmed INTEGER NOT NULL DEFAULT 0,  -- IPs it brought that this node's own jails banned later
+    bans      INTEGER NOT NULL DEFAULT 0   -- bans decided here with its contribution in the score
+  ) WITHOUT ROWID;
+
+  -- One row per confirmation, the newest MAX_LEAD_SAMPLES per friend: the median lead time.
+  CREATE TABLE friend_lead_times (
+    friend  BLOB NOT NULL,
+    at      INTEGER NOT NULL,              -- when the local report confirmed it, local ms
+    lead_ms INTEGER NOT NULL               -- local detection time minus when the friend's report came
+  );
+  CREATE INDEX friend_lead_times_by_friend ON friend_lead_times (friend, at);
+
+  CREATE TABLE friend_rejections (
+    friend BLOB NOT NULL,
+    code   TEXT NOT NULL,                  -- reject code (docs/protocol.md section 11)
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (friend, code)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

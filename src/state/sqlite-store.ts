@@ -11,11 +11,14 @@ import {
   type BanRecord,
   type BestCopy,
   type ExpiredBatch,
+  type FriendWorthDelta,
   type LoggedReport,
+  MAX_LEAD_SAMPLES,
   type StateStore,
   type StoreCounts,
   StoreDamagedError,
   type StoredContribution,
+  type StoredFriendWorth,
   type StoredReport,
   StoreWriteError,
   type SyncCursor,
@@ -51,6 +54,7 @@ export class SqliteStore implements StateStore {
    */
   #seq = 0;
   #logId: Buffer | undefined;
+  #worthStatements: ReturnType<typeof prepareWorth> | undefined;
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
@@ -343,6 +347,67 @@ export class SqliteStore implements StateStore {
     };
   }
 
+  get #w(): ReturnType<typeof prepareWorth> {
+    this.#worthStatements ??= this.#writing(() => prepareWorth(this.#db));
+    return this.#worthStatements;
+  }
+
+  addFriendWorth(friend: string, d: FriendWorthDelta): void {
+    this.#writing(() =>
+      this.#w.addWorth.run({
+        friend: Buffer.from(friend, "hex"),
+        brought: d.brought ?? 0,
+        confirmed: d.confirmed ?? 0,
+        bans: d.bans ?? 0,
+      }),
+    );
+  }
+
+  addLeadTime(friend: string, at: number, leadMs: number): void {
+    const key = Buffer.from(friend, "hex");
+    this.transaction(() => {
+      this.#w.addLeadTime.run(key, at, leadMs);
+      this.#w.pruneLeadTimes.run({ friend: key, keep: MAX_LEAD_SAMPLES });
+    });
+  }
+
+  addRejections(friend: string, code: string, count: number): void {
+    this.#writing(() => this.#w.addRejections.run({ friend: Buffer.from(friend, "hex"), code, count }));
+  }
+
+  friendWorth(): StoredFriendWorth[] {
+    const byFriend = new Map<
+      string,
+      {
+        brought: number;
+        confirmed: number;
+        bans: number;
+        leadTimesMs: number[];
+        rejected: Record<string, number>;
+      }
+    >();
+    const entry = (blob: unknown) => {
+      const friend = (blob as Buffer).toString("hex");
+      let e = byFriend.get(friend);
+      if (e === undefined) {
+        e = { brought: 0, confirmed: 0, bans: 0, leadTimesMs: [], rejected: {} };
+        byFriend.set(friend, e);
+      }
+      return e;
+    };
+    for (const row of this.#w.worth.all() as Row[]) {
+      const e = entry(row.friend);
+      e.brought = row.brought as number;
+      e.confirmed = row.confirmed as number;
+      e.bans = row.bans as number;
+    }
+    for (const row of this.#w.leadTimes.all() as Row[])
+      entry(row.friend).leadTimesMs.push(row.lead_ms as number);
+    for (const row of this.#w.rejections.all() as Row[])
+      entry(row.friend).rejected[row.code as string] = row.count as number;
+    return [...byFriend].map(([friend, e]) => ({ friend, ...e }));
+  }
+
   /**
    * Every IP with a live contribution, with its contributions and ban record, for `f2bp2p bans`;
    * one IP (`ip`) or all, in IP order. Streams: memory stays flat however many there are.
@@ -490,6 +555,32 @@ function prepare(db: Database.Database) {
     countSetAside: db.prepare("SELECT count(*) AS n FROM set_aside"),
     allContributions: db.prepare(`${IPS_QUERY} ORDER BY c.ip, c.trust DESC`),
     contributionsOf: db.prepare(`${IPS_QUERY} WHERE c.ip = ? ORDER BY c.trust DESC`),
+  };
+}
+
+/**
+ * The friend-worth statements, prepared on first use: a read-only store opened while an older node
+ * still runs (schema not yet migrated) must open for everything else.
+ */
+function prepareWorth(db: Database.Database) {
+  return {
+    addWorth: db.prepare(
+      `INSERT INTO friend_worth (friend, brought, confirmed, bans) VALUES (:friend, :brought, :confirmed, :bans)
+       ON CONFLICT (friend) DO UPDATE SET brought = brought + :brought, confirmed = confirmed + :confirmed,
+         bans = bans + :bans`,
+    ),
+    addLeadTime: db.prepare("INSERT INTO friend_lead_times (friend, at, lead_ms) VALUES (?,?,?)"),
+    pruneLeadTimes: db.prepare(
+      `DELETE FROM friend_lead_times WHERE friend = :friend AND rowid NOT IN
+         (SELECT rowid FROM friend_lead_times WHERE friend = :friend ORDER BY at DESC, rowid DESC LIMIT :keep)`,
+    ),
+    addRejections: db.prepare(
+      `INSERT INTO friend_rejections (friend, code, count) VALUES (:friend, :code, :count)
+       ON CONFLICT (friend, code) DO UPDATE SET count = count + :count`,
+    ),
+    worth: db.prepare("SELECT friend, brought, confirmed, bans FROM friend_worth"),
+    leadTimes: db.prepare("SELECT friend, lead_ms FROM friend_lead_times ORDER BY friend, at, rowid"),
+    rejections: db.prepare("SELECT friend, code, count FROM friend_rejections"),
   };
 }
 

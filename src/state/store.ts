@@ -63,8 +63,43 @@ export interface StateStore {
   setAside(id: Buffer, reason: string, now: number): void;
 
   counts(): StoreCounts;
+
+  /** Adds to a friend's worth counters (friend signing key hex); creates its row when missing. */
+  addFriendWorth(friend: string, delta: FriendWorthDelta): void;
+  /** Records one confirmation's lead time (ms); keeps the newest MAX_LEAD_SAMPLES per friend. */
+  addLeadTime(friend: string, at: number, leadMs: number): void;
+  /** Adds `count` refusals of reason `code` to a friend's tally. */
+  addRejections(friend: string, code: string, count: number): void;
+  /** Every friend's stored worth: counters, lead times (oldest first), refusals by code. */
+  friendWorth(): StoredFriendWorth[];
+
   close(): void;
 }
+
+/** Increments of a friend's worth counters (see StoredFriendWorth). */
+export interface FriendWorthDelta {
+  readonly brought?: number;
+  readonly confirmed?: number;
+  readonly bans?: number;
+}
+
+/** What the store holds of one friend's worth (docs/trust.md, "What each friend is worth"). */
+export interface StoredFriendWorth {
+  /** Signing key hex of the friend, or of an import pseudo-friend. */
+  readonly friend: string;
+  /** Reports whose first copy here came through it. */
+  readonly brought: number;
+  /** IPs it brought that this node's own jails later banned too. */
+  readonly confirmed: number;
+  /** Bans decided here with its contribution in the score. */
+  readonly bans: number;
+  /** Lead time of each kept confirmation, ms (local detection minus its report's arrival). */
+  readonly leadTimesMs: readonly number[];
+  readonly rejected: Readonly<Record<string, number>>;
+}
+
+/** Lead times kept per friend: enough for a stable median, bounded whatever the uptime. */
+export const MAX_LEAD_SAMPLES = 1000;
 
 /** The best copy of a report held here: what the node forwards and resends. */
 export interface BestCopy {

@@ -19,9 +19,10 @@ describe("a node under hostile input", async () => {
   const me = loadNode(files.configs.get("me")!, { context });
   const friendNode = loadNode(files.configs.get("friend")!, { context });
   const friend = friendNode.identity;
-  await me.start();
-  // The friend is never started, but its sockets exist: close them so the process can exit.
+  // The friend is never started, but its sockets exist: close them so the process can exit, also
+  // when start() fails (a port taken meanwhile by another process): else the test file never ends.
   after(() => Promise.all([me.stop(), friendNode.stop()]));
+  await me.start();
 
   function valid(ip: string, trust = 100): Buffer[] {
     const signed = signReport(
