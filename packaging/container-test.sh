@@ -202,6 +202,8 @@ ignore_lifts_ban() {
 	ct f2bp2p -c /srv/bravo/f2bp2p.yaml report 203.0.113.25 --jail sshd
 	await 30 sh -c 'test "$(fail2ban-client get f2bp2p banned 203.0.113.25)" = 1'
 	sh_ct 'cp /etc/f2bp2p/f2bp2p.yaml /root/before-ignore.yaml && printf "ignore:\n  - 203.0.113.25\n" >>/etc/f2bp2p/f2bp2p.yaml'
+	# Only the path unit may start the unban service here.
+	ct systemctl stop f2bp2p-unban.timer
 	ct systemctl reload f2bp2p.service
 	await 30 grep -q ' UNBAN 203.0.113.25 reason=ignore-list$' /var/log/f2bp2p/bans.log
 	# f2bp2p-unban.path saw the line; f2bp2p-unban.service (root) had fail2ban unban the address.
@@ -209,6 +211,7 @@ ignore_lifts_ban() {
 	await 30 sh -c '! nft list ruleset | grep -q 203.0.113.25'
 	ct systemctl is-enabled --quiet f2bp2p-unban.path
 	ct systemctl is-enabled --quiet f2bp2p-unban.timer
+	ct systemctl start f2bp2p-unban.timer
 	sh_ct 'cp /root/before-ignore.yaml /etc/f2bp2p/f2bp2p.yaml'
 	ct systemctl reload f2bp2p.service
 }
