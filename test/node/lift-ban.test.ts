@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import fs from "node:fs";
 import { after, describe, it } from "node:test";
+import YAML from "yaml";
 import { LocalNetwork } from "../../src/demo/local-network.js";
 import type { F2bNode } from "../../src/node/node.js";
 import { openNodeState } from "../../src/state/open.js";
@@ -122,6 +123,21 @@ describe("ignore list changes", () => {
       1,
       "applying it again lifts nothing twice",
     );
+  });
+
+  it("an address added to ignore while the node was down is lifted at start", async () => {
+    const net = await pair();
+    const ip = "198.51.100.83";
+    const b = await banFromFriend(net, ip);
+    await net.settled();
+    const restarted = await net.restart("b", async () => {
+      const config = YAML.parse(fs.readFileSync(b.config.file, "utf8")) as Record<string, unknown>;
+      fs.writeFileSync(b.config.file, YAML.stringify({ ...config, ignore: [ip] }));
+    });
+    assert.match(net.bansLog("b"), new RegExp(`UNBAN ${ip.replaceAll(".", "\\.")} reason=ignore-list$`, "m"));
+    assert.equal(restarted.ledger.isBanned(ip), false);
+    await net.restart("b");
+    assert.equal(lineCount(net.bansLog("b"), "UNBAN", ip), 1, "not lifted twice by the next start");
   });
 
   it("the origin lifts its own ban and says its report still counts at friends (the revocation hook)", async () => {
