@@ -198,6 +198,25 @@ relayed_ban() {
 }
 check "a friend's report is relayed, and the real fail2ban f2bp2p jail bans it (nftables)" relayed_ban
 
+ignore_lifts_ban() {
+	ct f2bp2p -c /srv/bravo/f2bp2p.yaml report 203.0.113.25 --jail sshd
+	await 30 sh -c 'test "$(fail2ban-client get f2bp2p banned 203.0.113.25)" = 1'
+	sh_ct 'cp /etc/f2bp2p/f2bp2p.yaml /root/before-ignore.yaml && printf "ignore:\n  - 203.0.113.25\n" >>/etc/f2bp2p/f2bp2p.yaml'
+	# Only the path unit may start the unban service here.
+	ct systemctl stop f2bp2p-unban.timer
+	ct systemctl reload f2bp2p.service
+	await 30 grep -q ' UNBAN 203.0.113.25 reason=ignore-list$' /var/log/f2bp2p/bans.log
+	# f2bp2p-unban.path saw the line; f2bp2p-unban.service (root) had fail2ban unban the address.
+	await 30 sh -c 'test "$(fail2ban-client get f2bp2p banned 203.0.113.25)" = 0'
+	await 30 sh -c '! nft list ruleset | grep -q 203.0.113.25'
+	ct systemctl is-enabled --quiet f2bp2p-unban.path
+	ct systemctl is-enabled --quiet f2bp2p-unban.timer
+	ct systemctl start f2bp2p-unban.timer
+	sh_ct 'cp /root/before-ignore.yaml /etc/f2bp2p/f2bp2p.yaml'
+	ct systemctl reload f2bp2p.service
+}
+check "ignore + reload lifts the ban: UNBAN line, f2bp2p-unban.path has fail2ban unban it (nftables)" ignore_lifts_ban
+
 sshd_action() {
 	sh_ct 'cp /etc/fail2ban/jail.d/f2bp2p-report.local.example /etc/fail2ban/jail.d/f2bp2p-report.local'
 	# fail2ban 1.1 adds an action to a running jail only with reload --restart (docs/fail2ban.md).

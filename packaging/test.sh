@@ -65,10 +65,12 @@ check "lintian --pedantic: no tag but the justified overrides" lintian_clean
 in_root dpkg -i "/tmp/$(basename "$deb")" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
 verify_quiet() {
 	local out
-	out=$(in_root systemd-analyze verify /usr/lib/systemd/system/f2bp2p.service 2>&1)
+	out=$(in_root systemd-analyze verify /usr/lib/systemd/system/f2bp2p.service \
+		/usr/lib/systemd/system/f2bp2p-unban.service /usr/lib/systemd/system/f2bp2p-unban.path \
+		/usr/lib/systemd/system/f2bp2p-unban.timer 2>&1)
 	[ -z "$out" ] || { echo "$out"; return 1; }
 }
-check "systemd-analyze verify f2bp2p.service prints nothing" verify_quiet
+check "systemd-analyze verify f2bp2p.service and the f2bp2p-unban units prints nothing" verify_quiet
 
 exposure() {
 	local out

@@ -1,5 +1,5 @@
 import yargs from "yargs";
-import { DEFAULT_FRIEND_TRUST, LIMITS } from "../config/defaults.js";
+import { DEFAULT_FRIEND_TRUST, LIMITS, UNBAN_APPLY_DEFAULTS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
 import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
@@ -181,6 +181,52 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
             },
             env,
           ),
+        );
+      },
+    )
+    .command(
+      "unban-apply",
+      "Have fail2ban lift the bans the node lifted: apply the UNBAN lines added to the bans log since the last run (root; the f2bp2p-unban units run it)",
+      (y) =>
+        y
+          .option("bans-log", {
+            type: "string",
+            description: "The bans log [default: bans_log of the config]",
+          })
+          .option("position", {
+            type: "string",
+            description: `Where the read position is kept [default: ${UNBAN_APPLY_DEFAULTS.position_file}]`,
+          })
+          .option("jail", {
+            type: "string",
+            default: UNBAN_APPLY_DEFAULTS.jail,
+            description: "The fail2ban jail that reads the bans log",
+          })
+          .option("fail2ban-client", {
+            type: "string",
+            default: UNBAN_APPLY_DEFAULTS.fail2ban_client,
+            description: "The fail2ban-client command",
+          })
+          .option("fail2ban-socket", {
+            type: "string",
+            description: "fail2ban's socket (fail2ban-client -s) [default: fail2ban's own]",
+          })
+          .example("$0 unban-apply", "")
+          .epilog(
+            "Exit status: 0 every new UNBAN line applied (or none); 1 the bans log or the position file could not be used, or fail2ban refused an unban (the next run starts again with it).",
+          ),
+      async (a) => {
+        const { runUnbanApply } = await import("./unban-apply.js");
+        exitCode = await runUnbanApply(
+          {
+            config: a.config as string | undefined,
+            bansLog: a["bans-log"],
+            position: a.position,
+            jail: a.jail,
+            fail2banClient: a["fail2ban-client"],
+            fail2banSocket: a["fail2ban-socket"],
+          },
+          env,
         );
       },
     )

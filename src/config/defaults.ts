@@ -93,3 +93,13 @@ export const DEFAULT_SPOOL_SUBDIR = "spool";
 export function defaultSpoolDir(stateDir: string): string {
   return `${stateDir.replace(/\/+$/, "")}/${DEFAULT_SPOOL_SUBDIR}`;
 }
+
+/**
+ * `f2bp2p unban-apply` (run as root, docs/fail2ban.md): its read position in the bans log, in a
+ * folder of its own so the node's state_dir holds no root-owned file; and the jail it unbans in.
+ */
+export const UNBAN_APPLY_DEFAULTS = {
+  position_file: "/var/lib/f2bp2p-unban/position.json",
+  jail: "f2bp2p",
+  fail2ban_client: "fail2ban-client",
+} as const;

@@ -94,6 +94,22 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
   return { dir: root, configs, ports: portOf };
 }
 
+/** Resolves once `port` can be bound on 127.0.0.1 again (checked every 10 ms, for at most 10 s). */
+async function portReleased(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return;
+    if (Date.now() > deadline)
+      throw new Error(`port ${port} on 127.0.0.1 still in use 10 s after the node stopped`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Loads one node from its files, the way `f2bp2p run` does, without the control socket. */
 export function loadNode(
   configFile: string,
@@ -174,7 +190,11 @@ export class LocalNetwork {
 
   /** Stops one node and starts it again from its files, as a restart of `f2bp2p run` would. */
   async restart(name: string, beforeStart?: () => Promise<void>): Promise<F2bNode> {
-    await this.node(name).stop();
+    const stopped = this.node(name);
+    await stopped.stop();
+    // libzmq closes the listening socket in its I/O thread, after close() returned: starting on the
+    // same port before that fails with "address already in use".
+    await portReleased(Number(stopped.config.listen.slice(stopped.config.listen.lastIndexOf(":") + 1)));
     await beforeStart?.();
     const node = loadNode(this.files.configs.get(name)!, { context: this.context });
     this.nodes.set(name, node);

@@ -25,3 +25,26 @@ export function formatBanLine(line: BanLine): string {
   const ip = parseIp(line.ip)?.text ?? line.ip;
   return `${line.at.toISOString()} BAN ${ip} score=${line.score} origin=${line.origin} hops=${line.hops}\n`;
 }
+
+/**
+ * Why a ban is lifted, written as `reason=` on the UNBAN line: a short token (`[a-z][a-z0-9-]{0,31}`),
+ * e.g. `ignore-list` (the address was added to `ignore`) or `revoked` (its report was revoked).
+ */
+export type LiftReason = string;
+
+/** The token rule for a LiftReason: what the UNBAN line may carry. */
+export const LIFT_REASON = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The line that lifts a ban: `2026-11-21T10:05:00.000Z UNBAN 203.0.113.7 reason=ignore-list`.
+ * The shipped filter (fail2ban/filter.d/f2bp2p.conf) never matches it; `f2bp2p unban-apply`, run as
+ * root, reads it and has fail2ban's f2bp2p jail unban the address (docs/fail2ban.md).
+ */
+export function formatUnbanLine(line: {
+  readonly at: Date;
+  readonly ip: string;
+  readonly reason: LiftReason;
+}): string {
+  const ip = parseIp(line.ip)?.text ?? line.ip;
+  return `${line.at.toISOString()} UNBAN ${ip} reason=${line.reason}\n`;
+}

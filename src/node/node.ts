@@ -28,7 +28,7 @@ import { FriendLink } from "../transport/friend-link.js";
 import { Listener } from "../transport/listener.js";
 import { forwardTargets, OWN_TRUST, relayedTrust, VIA_SELF } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
-import { formatBanLine } from "./ban-line.js";
+import { formatBanLine, formatUnbanLine, LIFT_REASON, type LiftReason } from "./ban-line.js";
 import { BansLog, BansLogError } from "./bans-log.js";
 import { CatchUp, type SyncStatus } from "./catch-up.js";
 import {
@@ -41,7 +41,7 @@ import {
 import { type ImportSource, importKey, importSourceOf, staysHere } from "./import-source.js";
 import { importJournal } from "./journal-migration.js";
 import { NeverBan } from "./never-ban.js";
-import { reconcilePendingBans } from "./pending-bans.js";
+import { reconcilePendingBans, reconcilePendingLifts } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
 import { type FriendPlan, planFriends } from "./reload.js";
 
@@ -101,6 +101,19 @@ export type ImportResult =
     }
   | { readonly status: "store-failed"; readonly message: string };
 
+/** What liftBan did. */
+export type LiftResult =
+  /** The UNBAN line is in the bans log. */
+  | { readonly status: "lifted" }
+  /** The ban had never been written: it is now withheld, no line was needed. */
+  | { readonly status: "withheld" }
+  /** Recorded, but the UNBAN line could not be written yet (why); the node retries until it is. */
+  | { readonly status: "pending"; readonly reason: string }
+  /** No ban of this address is in force here. */
+  | { readonly status: "not-banned" }
+  | { readonly status: "invalid-ip" }
+  | { readonly status: "store-failed"; readonly message: string };
+
 export interface NodeStats {
   messages: number;
   accepted: number;
@@ -118,6 +131,13 @@ export interface NodeStats {
   bansLogErrors: number;
   /** Stored reports that failed their re-check (damage on disk): set aside, never sent. */
   setAside: number;
+  /** UNBAN lines written (bans lifted: liftBan). */
+  unbans: number;
+  /**
+   * Local bans of an address this node had banned because of its friends' reports (another jail
+   * banning it again, e.g. recidive): not reported as this node's own, so a ban never echoes back.
+   */
+  echoesStopped: number;
 }
 
 export interface NodeEvents {
@@ -128,6 +148,13 @@ export interface NodeEvents {
   "message:ingested": [{ friend: string; reports: number; seconds: number }];
   /** A catch-up sync request (reports 0) or page from a friend passed its checks. */
   "sync:message": [{ friend: string; kind: "request" | "page"; reports: number }];
+  unban: [{ ip: string; reason: LiftReason }];
+  /**
+   * An address this node reported itself is now on the never-ban list (ignore changed): its ban here
+   * is lifted, but friends keep counting the report until it expires unless it is revoked. The hook
+   * for revocation is #revokeOwnReportOf.
+   */
+  "own-report:never-ban": [{ ip: string; reason: LiftReason }];
 }
 
 type OpenedMessage = Opened<Friend>;
@@ -177,6 +204,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     storeErrors: 0,
     bansLogErrors: 0,
     setAside: 0,
+    unbans: 0,
+    echoesStopped: 0,
   };
   readonly #c: NodeComponents;
   readonly #friends: Friend[];
@@ -186,7 +215,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** The state this node opened itself (no store given): closed at stop. */
   #ownState: NodeState | undefined;
   readonly #bansLog: BansLog;
-  readonly #neverBan: NeverBan;
+  #neverBan: NeverBan;
+  /** Friends' endpoint addresses (address → why), kept so a new ignore list can be built with them. */
+  readonly #friendAddresses = new Map<string, string>();
+  /** Why each pending lift was decided, for its UNBAN line (a lift resumed after a restart: "resumed"). */
+  readonly #liftReasons = new Map<string, LiftReason>();
   /** Reports refused for time, per friend, and this host's own clock state: shown by `status`. */
   readonly clockSkew: ClockSkew;
   readonly #listener: Listener;
@@ -372,8 +405,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       log: this.#c.log,
     });
     reconcilePendingBans(store, this.config.bansLog, this.#c.log);
+    reconcilePendingLifts(store, this.config.bansLog, this.#c.log);
     this.#writePendingBans();
+    this.#writePendingLifts();
     await this.#protectFriendAddresses();
+    this.#liftNeverBanned();
     await this.#authLog.start(this.#friendHosts());
     try {
       await this.#listener.start();
@@ -413,6 +449,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     for (const f of this.#friends) f.link.close();
     await this.#listener.stop();
+    // A message that arrived while the listener was closing opened a group: commit it before closing.
+    this.#commitGroup(true);
     this.#bansLog.close();
     this.#authLog.close();
     this.#ownState?.close();
@@ -435,6 +473,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     this.#c.log.info("bans log reopened", { file: this.#bansLog.file });
     this.#writePendingBans();
+    this.#writePendingLifts();
     return true;
   }
 
@@ -511,6 +550,16 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const selfHex = this.identity.signingPublicKey.toString("hex");
     if (ledger.ownContribution(ip.text, selfHex, now) !== undefined) {
       return { status: "duplicate", ...this.#banState(ip.text) };
+    }
+    const echo = this.#echoOf(ip.text);
+    if (echo !== undefined) {
+      this.stats.echoesStopped++;
+      this.#c.log.debug("echo stopped: not reporting a ban this node took from its friends", {
+        ip: ip.text,
+        jail,
+        origin: echo.origin,
+      });
+      return { status: "ignored", reason: `banned here because of friends' reports (origin ${echo.origin})` };
     }
     const signed = signReport(
       { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
@@ -600,6 +649,143 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (ban.writtenAt !== null || this.#unmarkedBans.has(ip)) return { score, banned: true };
     const cause = this.#failing.get("bans log") ?? "not written yet";
     return { score, banned: false, banPending: `bans log ${this.#bansLog.file}: ${cause}` };
+  }
+
+  /**
+   * Lifts this node's ban of `ipText`, for `reason` (a LiftReason token; throws on another): the
+   * ban record becomes withheld (durably committed first, so the same live reports never ban it
+   * again), then `UNBAN <ip> reason=<reason>` is appended to the bans log once, which
+   * `f2bp2p unban-apply` (root, docs/fail2ban.md) turns into fail2ban's unban. A line that cannot be
+   * written yet is retried like a pending ban, also after a restart (pending-bans.ts). Bans decided
+   * in the open group are committed and written before, so an UNBAN never precedes its BAN.
+   */
+  liftBan(ipText: string, reason: LiftReason): LiftResult {
+    if (!LIFT_REASON.test(reason)) throw new Error(`bug: lift reason '${reason}' is not a token`);
+    const ip = parseIp(ipText);
+    if (ip === null) return { status: "invalid-ip" };
+    const groupFailure = this.#commitGroup(true);
+    if (groupFailure !== undefined) return { status: "store-failed", message: groupFailure.message };
+    const ban = this.ledger.ban(ip.text);
+    if (ban === undefined || (ban.withheld && ban.writtenAt === null)) return { status: "not-banned" };
+    const writtenAt = ban.writtenAt ?? this.#unmarkedBans.get(ip.text) ?? null;
+    const lifted: BanRecord = { ...ban, writtenAt, withheld: true };
+    try {
+      this.#openGroup();
+      this.#store!.transaction(() => this.#store!.decideBan(lifted));
+    } catch (err: unknown) {
+      if (!(err instanceof StoreWriteError)) throw err;
+      this.#writeFailed("store", err);
+      this.#abandonGroup();
+      return { status: "store-failed", message: err.message };
+    }
+    const failure = this.#commitGroup(true);
+    if (failure !== undefined) return { status: "store-failed", message: failure.message };
+    this.#unmarkedBans.delete(ip.text);
+    if (writtenAt === null) {
+      this.#c.log.info("ban lifted before its line was written: none will be", { ip: ip.text, reason });
+      return { status: "withheld" };
+    }
+    this.#liftReasons.set(ip.text, reason);
+    if (this.#writeLifts([lifted])) return { status: "lifted" };
+    return { status: "pending", reason: `bans log ${this.#bansLog.file}: ${this.#failing.get("bans log")}` };
+  }
+
+  /** Appends the UNBAN lines of `lifts`, then records them as written; false when the write failed. */
+  #writeLifts(lifts: readonly BanRecord[]): boolean {
+    const at = new Date(this.#c.now());
+    const reasons = lifts.map((b) => this.#liftReasons.get(b.ip) ?? "resumed");
+    const text = lifts.map((b, i) => formatUnbanLine({ at, ip: b.ip, reason: reasons[i]! })).join("");
+    if (!this.#appendToBansLog(text)) return false;
+    try {
+      // Withheld with no line in force. Lost in a crash, start-up finds the UNBAN line (pending-bans.ts).
+      this.#store!.transaction(() => {
+        for (const b of lifts) this.#store!.decideBan({ ...b, writtenAt: null, withheld: true });
+      });
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+    }
+    lifts.forEach((b, i) => {
+      this.#liftReasons.delete(b.ip);
+      this.stats.unbans++;
+      this.#c.log.info("unban", { ip: b.ip, reason: reasons[i] });
+      this.emit("unban", { ip: b.ip, reason: reasons[i]! });
+    });
+    return true;
+  }
+
+  /** Writes the UNBAN lines of lifts decided earlier whose line could not be written then. */
+  #writePendingLifts(): void {
+    if (this.#group !== undefined) return;
+    let pending: BanRecord[];
+    try {
+      pending = this.ledger.store.pendingLifts(1000);
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+      return;
+    }
+    if (pending.length > 0) this.#writeLifts(pending);
+  }
+
+  /**
+   * The ban this node took from its friends' reports, when `ip` has one in force and no report of
+   * this node's own behind it: a local ban of it is then fail2ban banning it again because of that
+   * ban (recidive, a jail with the f2bp2p action in [DEFAULT]), never a detection of its own.
+   */
+  #echoOf(ip: string): BanRecord | undefined {
+    const ban = this.ledger.ban(ip);
+    return ban !== undefined && !ban.withheld ? ban : undefined;
+  }
+
+  /**
+   * A new `ignore` list (reload, see reload.ts): from now on its addresses are never banned nor
+   * reported, and this node's bans of them are lifted (UNBAN lines).
+   */
+  setIgnoreList(ignore: readonly string[]): void {
+    const next = new NeverBan(ignore, undefined, this.config.specialBannable);
+    for (const [address, why] of this.#friendAddresses) next.add(address, why);
+    this.#neverBan = next;
+    this.#liftNeverBanned();
+  }
+
+  /** Lifts every ban in force of an address now on the never-ban list (ignore changed, new friend). */
+  #liftNeverBanned(): void {
+    let lift: { ip: string; reason: LiftReason }[];
+    try {
+      lift = [...this.ledger.store.activeBans()]
+        .map((b) => ({ ip: b.ip, why: this.#neverBan.reason(b.ip) }))
+        .filter((b) => b.why !== undefined)
+        .map((b) => ({
+          ip: b.ip,
+          reason: b.why!.startsWith("on the ignore list") ? "ignore-list" : "never-ban",
+        }));
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+      return;
+    }
+    const selfHex = this.identity.signingPublicKey.toString("hex");
+    for (const { ip, reason } of lift) {
+      const result = this.liftBan(ip, reason);
+      this.#c.log.info("lifting the ban of an address on the never-ban list", {
+        ip,
+        reason,
+        result: result.status,
+      });
+      if (this.ledger.ownContribution(ip, selfHex, this.#c.now()) !== undefined)
+        this.#revokeOwnReportOf(ip, reason);
+    }
+  }
+
+  /**
+   * This node's own live report of `ip` must no longer count (the address is on the never-ban list):
+   * the place where revocation takes it back at every friend. Until then friends count it until it
+   * expires; the event says so to whoever listens, and the log to the sysadmin.
+   */
+  #revokeOwnReportOf(ip: string, reason: LiftReason): void {
+    this.#c.log.warn(
+      "this node's own report of an address now on the never-ban list still counts at friends until it expires",
+      { ip, reason },
+    );
+    this.emit("own-report:never-ban", { ip, reason });
   }
 
   /**
@@ -958,6 +1144,21 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #writeBans(bans: readonly BanRecord[]): void {
     const at = this.#c.now();
     const text = bans.map((b) => formatBanLine({ at: new Date(at), ...b })).join("");
+    if (!this.#appendToBansLog(text)) return;
+    for (const b of bans) this.#unmarkedBans.set(b.ip, at);
+    if (this.#markTimer === undefined && !this.#stopped) {
+      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
+      this.#markTimer.unref();
+    }
+    for (const b of bans) {
+      this.stats.bans++;
+      this.#c.log.info("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
+      this.emit("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
+    }
+  }
+
+  /** Appends whole lines to the bans log; false (logged, counted, retried later) when it failed. */
+  #appendToBansLog(text: string): boolean {
     try {
       const { recreated, keptOld } = this.#bansLog.write(text);
       if (recreated)
@@ -972,19 +1173,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.stats.bansLogErrors++;
       this.#writeFailed("bans log", err);
       this.#scheduleRetry();
-      return;
+      return false;
     }
     this.#writeRecovered("bans log");
-    for (const b of bans) this.#unmarkedBans.set(b.ip, at);
-    if (this.#markTimer === undefined && !this.#stopped) {
-      this.#markTimer = setTimeout(() => this.#flushBanMarks(), MARK_FLUSH_MS);
-      this.#markTimer.unref();
-    }
-    for (const b of bans) {
-      this.stats.bans++;
-      this.#c.log.info("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
-      this.emit("ban", { ip: b.ip, score: b.score, origin: b.origin, hops: b.hops });
-    }
+    return true;
   }
 
   /** Writes bans decided earlier whose line could not be written then (disk full, file missing). */
@@ -1014,6 +1206,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#retryTimer = undefined;
       if (this.#stopped) return;
       this.#writePendingBans();
+      this.#writePendingLifts();
       for (const frames of this.#pendingMessages.takeAll()) this.handleMessage(frames);
       if (this.#pendingMessages.count > 0 || this.#failing.size > 0) this.#scheduleRetry();
     }, RETRY_EVERY_MS);
@@ -1131,15 +1324,19 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   /** Friends' own addresses are never banned: losing the link to a friend is worse than any attacker. */
   async #protectFriendAddresses(): Promise<void> {
+    const protect = (address: string, why: string): void => {
+      this.#friendAddresses.set(address, why);
+      this.#neverBan.add(address, why);
+    };
     for (const f of this.#friends) {
       const host = parseEndpointHost(f.config.endpoint);
       if (parseIp(host) !== null) {
-        this.#neverBan.add(host, `the address of friend ${f.config.name}`);
+        protect(host, `the address of friend ${f.config.name}`);
         continue;
       }
       try {
         for (const { address } of await dns.lookup(host, { all: true }))
-          this.#neverBan.add(address, `the address of friend ${f.config.name}`);
+          protect(address, `the address of friend ${f.config.name}`);
       } catch {
         this.#c.log.warn("cannot resolve friend's host; its address is not protected from bans", { host });
       }

@@ -27,6 +27,27 @@ export function reconcilePendingBans(store: StateStore, bansLog: string, log: Lo
   log.info("pending bans from the last run", { pending: pending.length, alreadyWritten: found });
 }
 
+/**
+ * The same for lifts (F2bNode.liftBan): a lift whose UNBAN line is found in the end of the bans log,
+ * written after its BAN line, is marked done; the others are written by the node after this.
+ */
+export function reconcilePendingLifts(store: StateStore, bansLog: string, log: Logger): void {
+  const pending = store.pendingLifts(100_000);
+  if (pending.length === 0) return;
+  const tail = readTail(bansLog);
+  let found = 0;
+  store.transaction(() => {
+    for (const ban of pending) {
+      const at = lastLineTime(tail, ban.ip, "UNBAN");
+      if (at !== undefined && ban.writtenAt !== null && at >= ban.writtenAt) {
+        store.decideBan({ ...ban, writtenAt: null });
+        found++;
+      }
+    }
+  });
+  log.info("pending unbans from the last run", { pending: pending.length, alreadyWritten: found });
+}
+
 function readTail(file: string): string {
   let fd: number;
   try {
@@ -45,9 +66,9 @@ function readTail(file: string): string {
   }
 }
 
-/** Time (ms) of the last `BAN <ip> ` line in `text`, if any. */
-function lastLineTime(text: string, ip: string): number | undefined {
-  const needle = ` BAN ${ip} `;
+/** Time (ms) of the last `BAN <ip> ` (or `UNBAN <ip> `) line in `text`, if any. */
+function lastLineTime(text: string, ip: string, word: "BAN" | "UNBAN" = "BAN"): number | undefined {
+  const needle = ` ${word} ${ip} `;
   const at = text.lastIndexOf(needle);
   if (at < 0) return undefined;
   const lineStart = text.lastIndexOf("\n", at) + 1;

@@ -5,7 +5,8 @@ import type { Logger } from "../util/logger.js";
 
 /**
  * `systemctl reload f2bp2p` (SIGHUP): re-read what a running node can take on without a restart,
- * friends.d, the bans log and the auth log (both reopened, for logrotate). A config, friend file or key that has
+ * friends.d, `ignore` (bans of newly ignored addresses are lifted), the bans log and the auth log
+ * (both reopened, for logrotate). A config, friend file or key that has
  * problems is refused as a whole: the node keeps running with what it has and logs why.
  */
 
@@ -55,7 +56,6 @@ const RESTART_ONLY: Readonly<Record<string, keyof NodeConfig>> = {
   state_dir: "stateDir",
   keys_dir: "keysDir",
   friends_dir: "friendsDir",
-  ignore: "ignore",
   log_level: "logLevel",
   watch: "watch",
 };
@@ -65,6 +65,8 @@ export interface Reloadable {
   readonly config: NodeConfig;
   readonly identity: { readonly signingPublicKey: Buffer; readonly curvePublicKey: string };
   replaceFriends(friends: readonly FriendConfig[]): FriendPlan<unknown>;
+  /** The new `ignore` list: applied at once, bans of its addresses lifted (F2bNode.setIgnoreList). */
+  setIgnoreList(ignore: readonly string[]): void;
   reopenBansLog(): void;
   reopenAuthLog(): void;
 }
@@ -105,6 +107,7 @@ export function reloadNode(node: Reloadable, log: Logger): ReloadOutcome {
   }
   const plan = node.replaceFriends(friends);
   node.reopenBansLog();
+  node.setIgnoreList(config.ignore);
   node.reopenAuthLog();
   const summary = { added: plan.added.length, dropped: plan.dropped.length, total: friends.length };
   log.info("reloaded", { friends: summary.total, added: summary.added, dropped: summary.dropped });

@@ -264,6 +264,14 @@ export class SqliteStore implements StateStore {
     return (this.#s.pendingBans.all(limit) as Row[]).map(toBan);
   }
 
+  pendingLifts(limit: number): BanRecord[] {
+    return (this.#s.pendingLifts.all(limit) as Row[]).map(toBan);
+  }
+
+  *activeBans(): Generator<BanRecord> {
+    for (const row of this.#s.activeBans.iterate() as Iterable<Row>) yield toBan(row);
+  }
+
   broughtCounts(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const row of this.#s.broughtCounts.all() as Row[]) {
@@ -533,6 +541,10 @@ function prepare(db: Database.Database) {
     pendingBans: db.prepare(
       "SELECT * FROM bans WHERE written_at IS NULL AND withheld = 0 ORDER BY decided_at LIMIT ?",
     ),
+    pendingLifts: db.prepare(
+      "SELECT * FROM bans WHERE written_at IS NOT NULL AND withheld = 1 ORDER BY written_at LIMIT ?",
+    ),
+    activeBans: db.prepare("SELECT * FROM bans WHERE withheld = 0 ORDER BY ip"),
     dropBan: db.prepare("DELETE FROM bans WHERE ip = ?"),
     broughtCounts: db.prepare("SELECT friend, reports FROM friend_counts"),
     expireReports: db.prepare(

@@ -41,6 +41,13 @@ export interface StateStore {
   markBanWritten(ip: string, at: number): void;
   /** Bans decided but not yet written to the bans log, oldest first, at most `limit`. */
   pendingBans(limit: number): BanRecord[];
+  /**
+   * Bans being lifted: written to the bans log, then withheld, whose UNBAN line is not written yet
+   * (`withheld` with a `writtenAt`; see F2bNode.liftBan). At most `limit`, oldest first.
+   */
+  pendingLifts(limit: number): BanRecord[];
+  /** Every ban that is pending or written (not withheld), in IP order: what a new ignore list may lift. */
+  activeBans(): Iterable<BanRecord>;
 
   /** Live reports each friend brought in (signing key hex → count): the per-friend quota's start. */
   broughtCounts(): Map<string, number>;
@@ -143,7 +150,12 @@ export interface BanRecord {
   readonly decidedAt: number;
   /** When its line was written to the bans log (local ms); null while pending. */
   readonly writtenAt: number | null;
-  /** True when the IP is on the never-ban list: decided, but never written. */
+  /**
+   * True when the IP must not be banned: on the never-ban list (decided, never written), or lifted
+   * (F2bNode.liftBan). Withheld with a `writtenAt` is a lift whose UNBAN line is not written yet;
+   * once it is, `writtenAt` goes back to null. The record stays until its reports expire, so the
+   * same reports do not ban the address again.
+   */
   readonly withheld: boolean;
 }
 

@@ -110,14 +110,23 @@ export interface NodeStatus {
   readonly friends: readonly { readonly name: string; readonly connected: boolean }[];
 }
 
-/** Starts `node bin/f2bp2p.js -c CONFIG run` and resolves once its control socket answers. */
-export async function runNode(name: string, config: string, teardown: Teardown): Promise<RunningNode> {
+/**
+ * Starts `node bin/f2bp2p.js -c CONFIG run` and resolves once its control socket answers; `as`: the
+ * user and group it runs as (the packaged service's own user, not root), whose files must be theirs.
+ */
+export async function runNode(
+  name: string,
+  config: string,
+  teardown: Teardown,
+  as?: { readonly uid: number; readonly gid: number },
+): Promise<RunningNode> {
   const home = path.dirname(config);
   const controlSocket = path.join(home, "control.sock");
   const bansLog = path.join(home, "bans.log");
   const child = spawn(process.execPath, [BIN, "-c", config, "run"], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, F2BP2P_CONFIG: "" },
+    ...as,
   });
   liveNodes.add(child);
   let stderr = "";

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type BanLine, formatBanLine } from "../../src/node/ban-line.js";
+import { type BanLine, formatBanLine, formatUnbanLine } from "../../src/node/ban-line.js";
 
 const run = promisify(execFile);
 
@@ -56,6 +56,9 @@ function nonMatching(): string[] {
     "2026-11-21T10:00:00.123Z",
     "2026-11-21T10:00:00.123Z BAN",
     good.replace(" BAN ", " UNBAN "),
+    // What the node writes when it lifts a ban (node/ban-line.ts), IPv4 and IPv6:
+    formatUnbanLine({ at: BANS[0]!.at, ip: "203.0.113.7", reason: "ignore-list" }).trimEnd(),
+    formatUnbanLine({ at: BANS[0]!.at, ip: "2001:db8::7", reason: "revoked" }).trimEnd(),
     formatBanLine({ ...BANS[0]!, ip: "attacker.example.com" }).trimEnd(),
     formatBanLine({ ...BANS[0]!, ip: "203.0.113.7.example.net" }).trimEnd(),
     // Garbled addresses that fail2ban's own <ADDR> would take:
