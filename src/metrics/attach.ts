@@ -42,9 +42,11 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   const onBan = (): void => metrics.banWritten();
   const onIngested = (m: { friend: string; reports: number; seconds: number }): void =>
     metrics.messageIngested(m.friend, m.reports, m.seconds);
+  const onUnban = (): void => metrics.unbanWritten();
   const onSync = (m: { friend: string; reports: number }): void => metrics.syncMessage(m.friend, m.reports);
   const unsubscribe = (): void => {
     node.off("sync:message", onSync);
+    node.off("unban", onUnban);
     node.off("report:accepted", onAccepted);
     node.off("report:rejected", onRejected);
     node.off("ban", onBan);
@@ -55,6 +57,7 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   node.on("ban", onBan);
   node.on("message:ingested", onIngested);
   node.on("sync:message", onSync);
+  node.on("unban", onUnban);
   const server = new MetricsServer(listen, metrics, log);
   try {
     await server.start();

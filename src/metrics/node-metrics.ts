@@ -204,10 +204,7 @@ export class NodeMetrics {
     this.#bansWritten.inc();
   }
 
-  /**
-   * Hook for the code that writes UNBAN lines to the bans log: call it once per line written.
-   * Nothing calls it yet: the node writes no UNBAN lines today, so the counter stays 0.
-   */
+  /** An UNBAN line was written to the bans log (the node's `unban` event). */
   unbanWritten(): void {
     this.#unbansWritten.inc();
   }
