@@ -184,7 +184,22 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     const trickled = expect(sender, "trickled", 300_000);
     sender.send({ op: "trickle", set: duringSet, intervalMs: TRICKLE_MS });
     aProcess = spawnNode("a", files.configs.get("a")!, aConfig.controlSocket);
+    let cpuAtConnect: { b: NodeJS.CpuUsage; a: number } | undefined;
+    const aCpuMs = (): number => {
+      // utime + stime of A, in clock ticks (100 per second on Linux).
+      const fields = fs.readFileSync(`/proc/${aProcess!.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    };
+    linkToA.on("state", (state) => {
+      if (state === "connected" && cpuAtConnect === undefined)
+        cpuAtConnect = { b: process.cpuUsage(), a: aCpuMs() };
+    });
     await waitUntil("B to hold every report of A", () => fromA >= count, 120_000);
+    const bCpuMs =
+      cpuAtConnect === undefined
+        ? Number.NaN
+        : process.cpuUsage(cpuAtConnect.b).user / 1000 + process.cpuUsage(cpuAtConnect.b).system / 1000;
+    const aCpu = cpuAtConnect === undefined ? Number.NaN : aCpuMs() - cpuAtConnect.a;
     const { times: duringTimes } = (await trickled) as unknown as { times: number[] };
     const catchUpMs = doneAt - connectedAt;
 
@@ -216,6 +231,10 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
           `${fmt(verifyMs)} ms`,
         ],
         ["catch-up time / bare verify time", `${fmt(catchUpMs / verifyMs, 2)}×`],
+        [
+          "CPU meanwhile: B (taking in) / A (answering, re-checking each stored report)",
+          `${fmt(bCpuMs)} / ${fmt(aCpu)} ms`,
+        ],
         ["live reports sent while the catch-up ran", String(during.length)],
         [
           "live hop delay during catch-up: median / p95 / max",

@@ -177,7 +177,13 @@ const RETRY_EVERY_MS = 2_000;
  * Reports of a sync page taken in per event-loop turn: live messages are handled between slices, so
  * a catch-up delays them by about one slice's signature checks (docs/performance.md).
  */
-const SYNC_SLICE = 8;
+const SYNC_SLICE = 4;
+/**
+ * Reports from sync pages committed together when nothing else joins the transaction: each commit
+ * writes every page the transaction touched, so slices of 8 committed one by one cost several times
+ * the signature checks (measured, docs/performance.md "catch-up").
+ */
+const SYNC_COMMIT_ENTRIES = 64;
 /**
  * Improved copies wait this long before they travel on: a first copy goes at once, but when better
  * paths keep arriving, the improvements of one report leave together as the best one.
@@ -238,6 +244,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         accepted: Accepted[];
         /** Friends whose sync pages have reports in this group: a rollback makes them ask again. */
         syncFrom: Set<Friend>;
+        /** Reports from sync pages in this group: a group of sync slices alone commits every SYNC_COMMIT_ENTRIES. */
+        syncEntries: number;
+        /** The commit at the end of this event-loop turn is scheduled (anything but sync slices joined). */
+        commitScheduled: boolean;
         /** Last pages of sync answers taken in: once committed, ask for more or note caught up. */
         answers: { friend: Friend; page: OpenedSyncPage<Friend>["page"] }[];
         marks: [string, number][];
@@ -895,6 +905,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const item = this.#syncInbox[0];
     if (item === undefined || this.#stopped) {
       this.#draining = false;
+      this.#commitGroup(false);
       return;
     }
     const { page, hop, reports } = item.opened;
@@ -902,7 +913,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const slice = { from: page.from, to: page.to, entries: page.entries.slice(item.next, end) };
     const done = end === page.entries.length;
     try {
-      this.#openGroup();
+      this.#openGroup(true);
       const accepted = this.#store!.transaction(() => {
         const now = this.#c.now();
         const taken = this.#ingest({ envelope: slice, hop, reports: reports.slice(item.next, end) }, true);
@@ -915,6 +926,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       if (done && page.last) this.#group!.answers.push({ friend: hop, page });
       item.next = end;
       if (done) this.#syncInbox.shift();
+      this.#group!.syncEntries += slice.entries.length;
+      if (this.#group!.syncEntries >= SYNC_COMMIT_ENTRIES || (done && page.last)) this.#commitGroup(false);
     } catch (err: unknown) {
       this.#ingestFailed(undefined, err);
       this.#syncFailed(hop);
@@ -929,17 +942,27 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#catchUp.pageFailed(friend);
   }
 
-  /** Opens the group transaction if none is open; it is committed at the end of this event-loop turn. */
-  #openGroup(): void {
-    if (this.#group !== undefined) return;
-    this.#store!.begin();
-    this.#group = {
-      frames: [],
-      accepted: [],
-      syncFrom: new Set(),
-      answers: [],
-      marks: this.#applyBanMarks(),
-    };
+  /**
+   * Opens the group transaction if none is open; it is committed at the end of this event-loop turn.
+   * `syncSlice`: opened (or joined) by sync slices only, which commit it themselves every
+   * SYNC_COMMIT_ENTRIES reports; anything else that joins makes it commit at the end of the turn,
+   * so a live report never waits for a catch-up's commit longer than one slice.
+   */
+  #openGroup(syncSlice = false): void {
+    if (this.#group === undefined) {
+      this.#store!.begin();
+      this.#group = {
+        frames: [],
+        accepted: [],
+        syncFrom: new Set(),
+        syncEntries: 0,
+        commitScheduled: false,
+        answers: [],
+        marks: this.#applyBanMarks(),
+      };
+    }
+    if (syncSlice || this.#group.commitScheduled) return;
+    this.#group.commitScheduled = true;
     setImmediate(() => this.#commitGroup(false));
   }
 

@@ -179,7 +179,12 @@ describe("catch-up sync: nothing is lost between friends", () => {
       await awaitBanLines(b, ips);
       assertBannedOnce(b, ips);
       assertBannedOnce(a, ips);
-      assert.match(b.stderr(), /caught up with friend .*friend=a.* reports=100/);
+      // The log reaches the test through a pipe, after the lines are in the bans log.
+      await waitFor(
+        () => /caught up with friend .*friend=a.* reports=100/.test(b.stderr()),
+        30_000,
+        "b to log that it caught up with a",
+      );
     });
   });
 
