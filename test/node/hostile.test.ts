@@ -7,6 +7,7 @@ import * as zmq from "zeromq";
 import { loadNode, writeNetworkFiles } from "../../src/demo/local-network.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
 import { signReport } from "../../src/protocol/report.js";
+import { sealSyncPage, sealSyncRequest } from "../../src/protocol/sync.js";
 
 /** The whole receive pipeline of a real, started node (with its store) against hostile frames. */
 describe("a node under hostile input", async () => {
@@ -76,5 +77,49 @@ describe("a node under hostile input", async () => {
     const [ban] = await banned;
     assert.equal(ban.ip, "198.51.100.200");
     assert.equal(me.stats.bans, 1);
+  });
+
+  it("refuses sync pages it did not ask for before their signature, and more than 10 sync requests a second", () => {
+    const before = { ...me.stats.rejected };
+    const signed = signReport(
+      { ip: "198.51.100.201", time: Date.now(), origin: friend.signingPublicKey, jail: "sshd" },
+      friend.signer,
+    );
+    const page = {
+      from: friend.signingPublicKey,
+      to: me.identity.signingPublicKey,
+      requestId: Buffer.from("0011223344556677", "hex"),
+      logId: Buffer.alloc(16, 9),
+      after: 0,
+      upto: 1,
+      last: true,
+      more: false,
+      entries: [{ id: signed.id, trust: 100, path: [friend.signingPublicKey] }],
+    };
+    const frames = sealSyncPage(page, [signed], friend.signer);
+    // A forged signature changes nothing: the page is refused before it is looked at.
+    frames[1]![0]! ^= 1;
+    me.handleMessage(frames);
+    assert.equal((me.stats.rejected.unsolicited ?? 0) - (before.unsolicited ?? 0), 1);
+    assert.equal(me.friends[0]!.rejected.unsolicited, 1);
+    assert.equal(me.ledger.score("198.51.100.201"), 0);
+
+    const request = (i: number): Buffer[] =>
+      sealSyncRequest(
+        {
+          from: friend.signingPublicKey,
+          to: me.identity.signingPublicKey,
+          limit: 16,
+          logId: Buffer.alloc(16),
+          after: 0,
+          requestId: Buffer.from([0, 0, 0, 0, 0, 0, 0, i]),
+        },
+        friend.signer,
+      );
+    for (let i = 0; i < 15; i++) me.handleMessage(request(i));
+    const limited = (me.stats.rejected["rate-limited"] ?? 0) - (before["rate-limited"] ?? 0);
+    // A burst of 10, then 10 a second: at least 4 of 15 sent at once are refused.
+    assert.ok(limited >= 4 && limited <= 5, `rate-limited ${limited} of 15`);
+    assert.equal(me.friends[0]!.rejected["rate-limited"], limited);
   });
 });
