@@ -375,12 +375,15 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#catchUp.stop();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
+    for (const f of this.#friends) f.link.close();
+    await this.#listener.stop();
+    // The listener hands on what it had already received while it closes: that opened a new group,
+    // whose commit is scheduled for after the state is closed. Commit it now, then the ban marks.
+    this.#commitGroup(true);
     if (this.#unmarkedBans.size > 0 && this.#store !== undefined) {
       this.#openGroup();
       this.#commitGroup(true);
     }
-    for (const f of this.#friends) f.link.close();
-    await this.#listener.stop();
     this.#bansLog.close();
     this.#authLog.close();
     this.#ownState?.close();
