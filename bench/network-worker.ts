@@ -17,6 +17,10 @@ type Command =
   | { op: "links" }
   | { op: "scores"; ips: string[] }
   | { op: "memory" }
+  | { op: "stopNodes"; names: string[] }
+  | { op: "sync" }
+  | { op: "banLines" }
+  | { op: "rejected"; names: string[] }
   | { op: "stop" };
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -26,6 +30,8 @@ let context: zmq.Context | undefined;
 let bans: [string, string, number][] = [];
 /** Last `sent` of every link, so `links` answers with what each link sent since the previous call. */
 const lastSent = new Map<string, number>();
+/** Wall-clock ms at which each node's start() returned (the churn variant restarts nodes). */
+const startedAt = new Map<string, number>();
 
 function reply(message: Record<string, unknown>): void {
   process.send?.(message);
@@ -55,14 +61,21 @@ function openFiles(): { open: number; limit: number } {
 
 async function start(list: { name: string; file: string }[]): Promise<void> {
   const before = memory();
-  context = new zmq.Context({ maxSockets: 16_384 });
+  context ??= new zmq.Context({ maxSockets: 16_384 });
+  const starting: Promise<void>[] = [];
   for (const { name, file } of list) {
     const node = loadNode(file, { context });
     node.on("ban", (event) => bans.push([name, event.ip, wallMs()]));
     nodes.set(name, node);
+    starting.push(node.start().then(() => void startedAt.set(name, wallMs())));
   }
-  await Promise.all([...nodes.values()].map((n) => n.start()));
-  reply({ op: "started", before, after: memory() });
+  await Promise.all(starting);
+  reply({
+    op: "started",
+    before,
+    after: memory(),
+    startedAt: list.map(({ name }) => [name, startedAt.get(name)!]),
+  });
 }
 
 function totals(): Record<string, number> {
@@ -150,6 +163,58 @@ async function handle(command: Command): Promise<void> {
         files: openFiles(),
       });
       return;
+    case "stopNodes": {
+      // A clean stop of some nodes, their state kept, as `systemctl restart` would do.
+      await Promise.all(command.names.map((name) => nodes.get(name)?.stop()));
+      for (const name of command.names) nodes.delete(name);
+      reply({ op: "stoppedNodes", at: wallMs() });
+      return;
+    }
+    case "sync": {
+      // [node, friend, link connected, sync state, caughtUpAt wall ms or 0, node started at]
+      const links: [string, string, boolean, string, number, number][] = [];
+      for (const [name, node] of nodes) {
+        for (const f of node.friends) {
+          const status = node.syncStatus(f.key);
+          links.push([
+            name,
+            f.config.name,
+            f.link.connected,
+            status.state,
+            status.caughtUpAt ?? 0,
+            startedAt.get(name)!,
+          ]);
+        }
+      }
+      reply({ op: "sync", links });
+      return;
+    }
+    case "rejected": {
+      // Reject counts by reason code of some nodes, to explain a missing ban.
+      const rejected: Record<string, unknown> = {};
+      for (const name of command.names) {
+        const node = nodes.get(name);
+        if (node !== undefined) rejected[name] = node.stats.rejected;
+      }
+      reply({ op: "rejected", rejected });
+      return;
+    }
+    case "banLines": {
+      // What the user sees: the ban lines in each node's bans log, [node, ip, lines].
+      const lines: [string, string, number][] = [];
+      for (const [name, node] of nodes) {
+        const file = node.config.bansLog;
+        const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+        const perIp = new Map<string, number>();
+        for (const line of text.split("\n")) {
+          const ip = line.split(" ")[2];
+          if (line.includes(" BAN ") && ip !== undefined) perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+        }
+        for (const [ip, n] of perIp) lines.push([name, ip, n]);
+      }
+      reply({ op: "banLines", lines });
+      return;
+    }
     case "stop":
       await Promise.all([...nodes.values()].map((n) => n.stop()));
       reply({ op: "stopped" });

@@ -68,7 +68,7 @@ function fileLimits(): { soft: number; hard: number } {
  * Forks a worker; when the per-process open-file limit is below what its nodes need, starts it through
  * `sh -c 'ulimit -n HARD; exec node …'` instead, which keeps the IPC channel.
  */
-function startWorker(needFiles: number): { child: ChildProcess; raisedTo: number | null } {
+export function startWorker(needFiles: number): { child: ChildProcess; raisedTo: number | null } {
   const script = new URL("./network-worker.js", import.meta.url).pathname;
   const { soft, hard } = fileLimits();
   if (soft >= needFiles || hard <= soft) {

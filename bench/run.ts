@@ -23,6 +23,7 @@ import { flood } from "./flood.js";
 import { hops } from "./hops.js";
 import { ingest } from "./ingest.js";
 import { network } from "./network.js";
+import { networkChurn } from "./network-churn.js";
 import { signatures } from "./signatures.js";
 import { state } from "./state.js";
 
@@ -34,6 +35,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: "cli", title: "`f2bp2p report` wall time", run: cli },
   { name: "catch-up", title: "a friend that was down catches up", run: catchUp },
   { name: "network", title: "random friend graph on loopback", run: network },
+  {
+    name: "network-churn",
+    title: "random friend graph, nodes stopped, killed and restarted",
+    run: networkChurn,
+  },
   { name: "state", title: "ledger with many IPs", run: state },
   { name: "anchors", title: "other tools, for comparison", run: anchors },
 ];

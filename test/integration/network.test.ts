@@ -130,6 +130,25 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     assert.equal(banLines(net, "far", "192.0.2.51").length, 1);
   });
 
+  it("a report handed on by the listener while the node stops is committed, not lost or crashing", async () => {
+    const net = await start(line(["a", "b"]));
+    const b = net.node("b");
+    // Hold what b receives, to hand it on exactly inside stop(), as the closing listener does.
+    const held: Buffer[][] = [];
+    b.handleMessage = (frames) => void held.push(frames);
+    net.node("a").reportLocal("192.0.2.60", "sshd");
+    await waitFor(() => held.length === 1, 5000, "report received at b");
+    delete (b as { handleMessage?: unknown }).handleMessage;
+    const stopping = b.stop();
+    b.handleMessage(held[0]!);
+    await stopping;
+    // Without the commit inside stop() the group's commit ran after the store closed and threw.
+    await new Promise((resolve) => setImmediate(resolve));
+    const restarted = await net.restart("b");
+    assert.equal(restarted.ledger.score("192.0.2.60"), 80);
+    assert.equal(banLines(net, "b", "192.0.2.60").length, 1);
+  });
+
   it("a better path raises a report that arrived first over a worse one", async () => {
     // a reaches c directly with trust 50, and through b with 100 × 100 = 100.
     const net = await start({
