@@ -364,7 +364,10 @@ export class CatchUp {
     // A cursor in another log (ours was wiped, or the friend never synced) starts from the beginning.
     const start = request.logId.equals(logId) ? request.after : 0;
     const rows = store.logAfter(start, this.#o.now(), request.limit);
-    const more = rows.length === request.limit;
+    // A row may give more than one entry (a weaker copy with a shorter path too): the answer stops
+    // before a row whose entries would pass the limit, and says there is more.
+    let more = rows.length === request.limit;
+    let given = 0;
     const requestId = Buffer.from(request.requestId);
     const from = this.#o.self;
     let pageAfter = start;
@@ -399,26 +402,44 @@ export class CatchUp {
         if (this.#stopped || s.answer !== generation) return;
       }
       const row = rows[i]!;
-      const entry = this.#entryFor(friend, row);
-      if (entry !== undefined && this.#o.recheck(row, this.#o.now())) {
-        const size = entryBytes(entry);
-        if (entries.length === MAX_ENTRIES || bytes + size > MAX_FRAME_BYTES) send(covered, false);
-        entries.push(entry);
-        reports.push({ bytes: row.signed.bytes, signature: row.signed.signature });
-        bytes += size;
+      const all = this.#entriesFor(friend, row);
+      // A limit smaller than one row's copies still moves on: the best copies that fit.
+      const rowEntries = given === 0 ? all.slice(0, request.limit) : all;
+      if (given + rowEntries.length > request.limit) {
+        more = true;
+        break;
+      }
+      if (rowEntries.length > 0 && this.#o.recheck(row, this.#o.now())) {
+        for (const entry of rowEntries) {
+          const size = entryBytes(entry);
+          if (entries.length === MAX_ENTRIES || bytes + size > MAX_FRAME_BYTES) send(covered, false);
+          entries.push(entry);
+          reports.push({ bytes: row.signed.bytes, signature: row.signed.signature });
+          bytes += size;
+          given++;
+        }
       }
       covered = row.seq;
     }
     send(covered, true);
   }
 
-  /** The entry our log holds for this friend, by the forwarding rules of section 12.2, if any. */
-  #entryFor(friend: SyncFriend, row: LoggedReport): Entry | undefined {
-    if (staysHere(row.path)) return undefined;
-    const pathKeys = new Set(row.path.map((k) => k.toString("hex")));
-    const fromKey = row.path.length === 0 ? undefined : row.via;
-    const targets = forwardTargets([friend], pathKeys, row.path.length, row.trust, this.#o.maxHops, fromKey);
-    if (targets.length === 0) return undefined;
-    return { id: row.signed.id, trust: row.trust, path: [...row.path, this.#o.self] };
+  /**
+   * The entries our log holds for this friend (section 13.1): each copy held that travels on, by
+   * the forwarding rules of section 12.2: the best one, and each weaker one with a shorter path.
+   */
+  #entriesFor(friend: SyncFriend, row: LoggedReport): Entry[] {
+    const copies = [{ trust: row.trust, path: row.path }, ...row.shorter.filter((c) => c.path !== undefined)];
+    const entries: Entry[] = [];
+    for (const copy of copies) {
+      const path = copy.path as readonly Buffer[];
+      if (staysHere(path)) continue;
+      const pathKeys = new Set(path.map((k) => k.toString("hex")));
+      const fromKey = path.length === 0 ? undefined : path[path.length - 1]!.toString("hex");
+      const targets = forwardTargets([friend], pathKeys, path.length, copy.trust, this.#o.maxHops, fromKey);
+      if (targets.length > 0)
+        entries.push({ id: row.signed.id, trust: copy.trust, path: [...path, this.#o.self] });
+    }
+    return entries;
   }
 }

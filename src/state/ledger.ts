@@ -105,9 +105,9 @@ export class Ledger {
 
   /** A further copy of a report we hold: kept if it improves on all held copies (rules.isImprovement). */
   #another(held: StoredReport, arrival: Arrival): Outcome {
-    const best: CopyMark = { trust: held.trust, hops: held.path.length };
+    const best: CopyMark = { trust: held.trust, hops: held.path.length, path: held.path };
     const marks = [best, ...held.shorter];
-    const offered: CopyMark = { trust: arrival.trust, hops: arrival.path.length };
+    const offered: CopyMark = { trust: arrival.trust, hops: arrival.path.length, path: arrival.path };
     if (!isImprovement(marks, offered)) return { kind: "no-gain", known: held };
     const kept = undominated(marks, offered);
     const takesBest = offered.trust > held.trust;

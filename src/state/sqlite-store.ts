@@ -679,8 +679,16 @@ function splitPath(blob: Buffer): Buffer[] {
   return keys;
 }
 
+/** Weaker copies with shorter paths as JSON: [[trust, hops, path keys as one hex string], ...]. */
 function shorterText(marks: readonly CopyMark[]): string | null {
-  return marks.length === 0 ? null : JSON.stringify(marks.map((m) => [m.trust, m.hops]));
+  if (marks.length === 0) return null;
+  return JSON.stringify(
+    marks.map((m) =>
+      m.path === undefined
+        ? [m.trust, m.hops]
+        : [m.trust, m.hops, Buffer.concat(m.path as Buffer[]).toString("hex")],
+    ),
+  );
 }
 
 function parseShorter(text: unknown): CopyMark[] {
@@ -689,8 +697,13 @@ function parseShorter(text: unknown): CopyMark[] {
     const pairs = JSON.parse(text) as unknown;
     if (!Array.isArray(pairs)) return [];
     return pairs
-      .filter((p): p is [number, number] => Array.isArray(p) && p.length === 2)
-      .map(([trust, hops]) => ({ trust: Number(trust), hops: Number(hops) }));
+      .filter((p): p is [number, number, string?] => Array.isArray(p) && (p.length === 2 || p.length === 3))
+      .map(([trust, hops, path]) => {
+        const mark = { trust: Number(trust), hops: Number(hops) };
+        if (typeof path !== "string") return mark;
+        const keys = splitPath(Buffer.from(path, "hex"));
+        return keys.length === mark.hops ? { ...mark, path: keys } : mark;
+      });
   } catch {
     return [];
   }

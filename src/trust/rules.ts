@@ -40,6 +40,11 @@ export function ipScore(contributions: Iterable<Contribution>, trustOfVia: (via:
 export interface CopyMark {
   readonly trust: number;
   readonly hops: number;
+  /**
+   * The copy's path as it reached us (origin first, the friend it came through last), so a weaker
+   * copy with a shorter path can be sent again by catch-up sync; absent in stores written before.
+   */
+  readonly path?: readonly Buffer[];
 }
 
 /**
