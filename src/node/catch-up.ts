@@ -285,6 +285,17 @@ export class CatchUp {
   }
 
   /**
+   * Our link to the friend completed a handshake (first connection or a reconnect). A request of
+   * ours still without any page may have gone into the connection that died: ask again now rather
+   * than after SYNC_ANSWER_TIMEOUT_MS.
+   */
+  connected(friend: SyncFriend): void {
+    const s = this.#sync(friend);
+    if (s.outstanding !== undefined && s.outstanding.pages === 0) this.#drop(s);
+    this.request(friend);
+  }
+
+  /**
    * A page passed its checks (signature included): when it ends an answer that says the log holds
    * more, the next request leaves at once, from where this answer ends (pipelining; the cursor
    * still moves only as pages are taken in, and a gap is asked again at the end).

@@ -350,7 +350,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       now: this.#c.now,
       // Whatever was in flight when a connection dropped is gone (PUSH has no acknowledgements), and
       // the friend may have been down: ask it for what we lack (and it asks us back).
-      onConnected: () => this.#catchUp.request(friend),
+      onConnected: () => this.#catchUp.connected(friend),
     });
     const friend: Friend = { config, signingKey, key: signingKey.toString("hex"), link, rejected: {} };
     return friend;
