@@ -125,5 +125,9 @@ export function formatScore(s: Extract<ControlResponse, { status: "score" }>): s
   ];
   for (const o of s.origins)
     lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
+  for (const r of s.revoked ?? [])
+    lines.push(
+      `  origin ${r.origin}: revoked at ${r.time} (${r.reason === "" ? "no reason given" : r.reason})`,
+    );
   return `${lines.join("\n")}\n`;
 }

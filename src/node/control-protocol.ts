@@ -13,6 +13,8 @@ export type ControlRequest =
   | { op: "report"; ip: string; jail?: string }
   | { op: "status" }
   | { op: "score"; ip: string }
+  /** Revoke this node's own report(s) of an address (docs/protocol.md section 17). */
+  | { op: "revoke"; ip: string; reason?: string }
   /** Reports from an export file, verified by the client and again by the node (base64 of bytes ‖ signature). */
   | { op: "import"; trust: number; relay: boolean; reports: string[] };
 
@@ -28,6 +30,10 @@ export type ControlResponse =
     }
   | { ok: true; status: "ignored"; ip: string; reason: string }
   | { ok: true; status: "status"; node: Record<string, unknown> }
+  /** The revocation is signed, stored and sent; score and ban here after it. */
+  | { ok: true; status: "revoked"; ip: string; reason: string; score: number; banned: boolean }
+  /** This node holds no live report of its own of the address: nothing was revoked. */
+  | { ok: true; status: "not-reported"; ip: string }
   | {
       ok: true;
       status: "score";
@@ -36,6 +42,8 @@ export type ControlResponse =
       threshold: number;
       banned: boolean;
       origins: { origin: string; trust: number; hops: number; via: string }[];
+      /** Origins whose reports of the address are revoked (their revocation is held here). */
+      revoked: { origin: string; time: string; reason: string }[];
     }
   | {
       ok: true;

@@ -104,4 +104,3 @@ export function decodeRecord(bytes: Buffer, checkIpText = true): Result<OriginRe
 export function signingTagOf(record: OriginReport): Buffer {
   return record.revocation === undefined ? REPORT_SIGNING_TAG : REVOCATION_SIGNING_TAG;
 }
-
