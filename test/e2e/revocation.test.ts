@@ -14,6 +14,7 @@ import * as zmq from "zeromq";
 import { loadIdentity } from "../../src/keys/identity.js";
 import { REVOCATION_SIGNING_TAG } from "../../src/protocol/constants.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
+import { signReport } from "../../src/protocol/report.js";
 import { encodeRevocation } from "../../src/protocol/revocation.js";
 import { sha256, signTagged } from "../../src/protocol/signing.js";
 import { f2bp2p } from "../helpers/cli.js";
@@ -68,6 +69,34 @@ async function chain(scene: Scene, logLevel: "info" | "warn" = "warn") {
     ],
   });
   return { a: scene.node("a"), b: scene.node("b"), c: scene.node("c") };
+}
+
+/**
+ * Sends `frames` to `to` over a real CURVE connection made with `from`'s own keys, as `from` would,
+ * and resolves once `to` has counted `done`.
+ */
+async function sendAs(
+  from: RunningNode,
+  to: RunningNode,
+  frames: Buffer[],
+  done: () => Promise<boolean>,
+): Promise<void> {
+  const fromKeys = loadIdentity(path.join(from.home, "keys"));
+  const toKeys = loadIdentity(path.join(to.home, "keys"));
+  const { listen } = YAML.parse(fs.readFileSync(to.config, "utf8")) as { listen: string };
+  const push = new zmq.Push({
+    curveServerKey: toKeys.curvePublicKey,
+    curvePublicKey: fromKeys.curvePublicKey,
+    curveSecretKey: fromKeys.curveSecretKey,
+    linger: 1000,
+  });
+  try {
+    push.connect(listen);
+    await push.send(frames);
+    await waitFor(done, 20_000, `${to.name} to take in what ${from.name} sent`);
+  } finally {
+    push.close();
+  }
 }
 
 async function restart(scene: Scene, node: RunningNode): Promise<RunningNode> {
@@ -175,6 +204,7 @@ describe("revocation: the origin takes its report back", () => {
       await reportWithCli(a, ip, "sshd");
       await waitFor(() => hasBanLine(c, ip), 20_000, "the ban at c");
       await c.stop();
+      const beforeRevocation = Date.now();
       const run = await f2bp2p(["-c", a.config, "revoke", ip]);
       assert.equal(run.code, 0, run.stderr);
       await waitFor(() => hasUnbanLine(b, ip), 20_000, "UNBAN at b");
@@ -195,6 +225,29 @@ describe("revocation: the origin takes its report back", () => {
       assert.equal(lines(c2, "BAN", ip).length, 1, "no second BAN at c");
       assert.equal(lines(c2, "UNBAN", ip).length, 1);
       assert.match(lines(c2, "UNBAN", ip)[0]!, /reason=revoked$/);
+
+      // b relays a report a made before the revocation (as a friend that still held it would):
+      // c refuses it as revoked and the address stays unbanned.
+      const aKeys = loadIdentity(path.join(a.home, "keys"));
+      const bKeys = loadIdentity(path.join(b.home, "keys"));
+      const cKeys = loadIdentity(path.join(c2.home, "keys"));
+      const stale = signReport(
+        { ip, time: beforeRevocation, origin: aKeys.signingPublicKey, jail: "sshd" },
+        aKeys.signer,
+      );
+      const frames = sealEnvelope(
+        {
+          from: bKeys.signingPublicKey,
+          to: cKeys.signingPublicKey,
+          entries: [{ id: stale.id, trust: 100, path: [aKeys.signingPublicKey, bKeys.signingPublicKey] }],
+        },
+        [stale],
+        bKeys.signer,
+      );
+      await sendAs(b, c2, frames, async () => ((await statsOf(c2)).stats.rejected.revoked ?? 0) === 1);
+      assert.equal((await scoreOf(c2, ip)).score, 0);
+      assert.equal((await statsOf(c2)).friends[0]!.faults, 0, "revoked is no fault of b's");
+      assert.equal(lines(c2, "BAN", ip).length, 1, "still no second BAN at c");
     });
   });
 
@@ -230,24 +283,12 @@ describe("revocation: the origin takes its report back", () => {
         [forged],
         bKeys.signer,
       );
-      const cConfig = YAML.parse(fs.readFileSync(c.config, "utf8")) as { listen: string };
-      const push = new zmq.Push({
-        curveServerKey: cKeys.curvePublicKey,
-        curvePublicKey: bKeys.curvePublicKey,
-        curveSecretKey: bKeys.curveSecretKey,
-        linger: 1000,
-      });
-      try {
-        push.connect(cConfig.listen);
-        await push.send(frames);
-        await waitFor(
-          async () => ((await statsOf(c)).stats.rejected["bad-origin-signature"] ?? 0) === 1,
-          20_000,
-          "c to refuse the forged revocation",
-        );
-      } finally {
-        push.close();
-      }
+      await sendAs(
+        b,
+        c,
+        frames,
+        async () => ((await statsOf(c)).stats.rejected["bad-origin-signature"] ?? 0) === 1,
+      );
       const friendB = (await statsOf(c)).friends.find((f) => f.name === "b")!;
       assert.equal(friendB.rejected["bad-origin-signature"], 1);
       assert.equal(friendB.faults, 1, "counted against b as a fault");
