@@ -193,6 +193,8 @@ interface Accepted {
 }
 
 const EXPIRE_EVERY_MS = 60_000;
+/** The lift reason of a ban whose score a revocation took below the threshold. */
+const REVOKED: LiftReason = "revoked";
 /** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
 const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
@@ -701,7 +703,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const lifted: BanRecord = { ...ban, writtenAt, withheld: true };
     try {
       this.#openGroup();
-      this.#store!.transaction(() => this.#store!.decideBan(lifted));
+      this.#store!.transaction(() => {
+        // A revoked report's ban never written: nothing to undo, and new reports may ban again.
+        if (writtenAt === null && this.#forgets(ip.text, reason)) this.#store!.forgetBan(ip.text);
+        else this.#store!.decideBan(lifted);
+      });
     } catch (err: unknown) {
       if (!(err instanceof StoreWriteError)) throw err;
       this.#writeFailed("store", err);
@@ -728,8 +734,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (!this.#appendToBansLog(text)) return false;
     try {
       // Withheld with no line in force. Lost in a crash, start-up finds the UNBAN line (pending-bans.ts).
+      // A ban lifted by a revocation is forgotten instead: the reports left are below the
+      // threshold, and new ones (another origin, a new detection) may ban the address again.
       this.#store!.transaction(() => {
-        for (const b of lifts) this.#store!.decideBan({ ...b, writtenAt: null, withheld: true });
+        lifts.forEach((b, i) => {
+          if (this.#forgets(b.ip, reasons[i]!)) this.#store!.forgetBan(b.ip);
+          else this.#store!.decideBan({ ...b, writtenAt: null, withheld: true });
+        });
       });
     } catch (err: unknown) {
       this.#writeFailed("store", err);
@@ -741,6 +752,14 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.emit("unban", { ip: b.ip, reason: reasons[i]! });
     });
     return true;
+  }
+
+  /**
+   * True when a lifted ban is forgotten rather than kept withheld: a revocation took its score
+   * below the threshold, so the reports left cannot ban it again by themselves.
+   */
+  #forgets(ip: string, reason: LiftReason): boolean {
+    return reason === REVOKED && this.ledger.score(ip) < this.config.threshold;
   }
 
   /** Writes the UNBAN lines of lifts decided earlier whose line could not be written then. */
@@ -1223,7 +1242,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (bans.length > 0) this.#writeBans(bans);
     // After the bans of the same group are written: an UNBAN never precedes its BAN.
     for (const ip of lifts) {
-      const result = this.liftBan(ip, "revoked");
+      const result = this.liftBan(ip, REVOKED);
       this.#c.log.info("lifting a ban whose score a revocation took below the threshold", {
         ip,
         result: result.status,

@@ -274,6 +274,10 @@ export class SqliteStore implements StateStore {
     );
   }
 
+  forgetBan(ip: string): void {
+    this.#writing(() => this.#s.dropBan.run(ip));
+  }
+
   markBanWritten(ip: string, at: number): void {
     this.#writing(() => this.#s.markBanWritten.run(at, ip));
   }

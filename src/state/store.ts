@@ -48,6 +48,11 @@ export interface StateStore {
   /** Records that an IP reached the threshold; `written` stays null until its line is in the bans log. */
   decideBan(record: BanRecord): void;
   markBanWritten(ip: string, at: number): void;
+  /**
+   * Forgets the ban decision for an IP (a ban lifted because its report was revoked, once its
+   * UNBAN line is written): new reports may ban it again.
+   */
+  forgetBan(ip: string): void;
   /** Bans decided but not yet written to the bans log, oldest first, at most `limit`. */
   pendingBans(limit: number): BanRecord[];
   /**

@@ -160,6 +160,11 @@ describe("ignore list changes", () => {
       ["ignore-list"],
     );
     assert.equal(lineCount(net.bansLog("b"), "UNBAN", ip), 1);
+    // The lifted ban is forgotten: a new detection (here b's own jail) bans the address again.
+    const again = b.reportLocal(ip, "sshd");
+    assert.equal(again.status, "accepted");
+    assert.equal(again.status === "accepted" && again.banned, true);
+    assert.equal(lineCount(net.bansLog("b"), "BAN", ip), 2);
   });
 });
 
