@@ -179,7 +179,12 @@ describe("catch-up sync: nothing is lost between friends", () => {
       await awaitBanLines(b, ips);
       assertBannedOnce(b, ips);
       assertBannedOnce(a, ips);
-      assert.match(b.stderr(), /caught up with friend .*friend=a.* reports=100/);
+      // The log line follows the commit that wrote the bans, and reaches us through a pipe: await it.
+      await waitFor(
+        () => /caught up with friend .*friend=a.* reports=100/.test(b.stderr()),
+        20_000,
+        "b to log that it caught up with a",
+      );
     });
   });
 
