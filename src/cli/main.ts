@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { DEFAULT_FRIEND_TRUST, LIMITS, UNBAN_APPLY_DEFAULTS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
+import { DEFAULT_REVOKE_REASON } from "../node/control-protocol.js";
 import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
@@ -134,7 +135,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
           .option("reason", {
             type: "string",
-            description: "Why, shown in friends' logs and status (at most 64 printable ASCII characters)",
+            description: `Why, shown in friends' logs and status (at most 64 printable ASCII characters) [default: "${DEFAULT_REVOKE_REASON}"]`,
           })
           .options(OUTPUT_OPTIONS)
           .example("$0 revoke 203.0.113.7 --reason 'office address, reported by mistake'", "")

@@ -7,7 +7,7 @@ import { decodeReport, type SignedReport } from "../protocol/report.js";
 import { sha256 } from "../protocol/signing.js";
 import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
-import type { ControlRequest, ControlResponse } from "./control-protocol.js";
+import { type ControlRequest, type ControlResponse, DEFAULT_REVOKE_REASON } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
 
 /** Maps control requests onto the node: the only place the control socket meets the pipeline. */
@@ -48,9 +48,6 @@ export function controlHandler(
     },
   };
 }
-
-/** The reason a revocation carries when the sysadmin gives none. */
-export const DEFAULT_REVOKE_REASON = "revoked by the operator";
 
 /** Revokes the node's own report(s) of an address (F2bNode.revokeLocal). */
 function revokeOn(node: F2bNode, request: Extract<ControlRequest, { op: "revoke" }>): ControlResponse {

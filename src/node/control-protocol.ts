@@ -9,6 +9,9 @@ export const MAX_CONTROL_LINE = 4096;
  */
 export const IMPORT_BATCH = 14;
 
+/** The reason a revocation carries when the sysadmin gives none (`f2bp2p revoke` without --reason). */
+export const DEFAULT_REVOKE_REASON = "revoked by the operator";
+
 export type ControlRequest =
   | { op: "report"; ip: string; jail?: string }
   | { op: "status" }
