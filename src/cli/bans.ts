@@ -30,6 +30,17 @@ export interface BansEntry {
   readonly origins: readonly { origin: string; trust: number; hops: number; via: string }[];
 }
 
+/** A revocation held: its origin's reports of the IP up to `time` no longer count here. */
+export interface RevokedEntry {
+  readonly ip: string;
+  readonly origin: string;
+  /** When the origin revoked them (its clock), ISO 8601 UTC. */
+  readonly time: string;
+  readonly reason: string;
+  /** When this node forgets the revocation (after every report it revokes has expired). */
+  readonly expires: string;
+}
+
 /**
  * `f2bp2p bans`: what the node knows, read from its state store (read-only; works while the node runs
  * and while it is stopped). Needs read access to state_dir: root or the node's own user.
@@ -53,19 +64,32 @@ export function bans(options: BansOptions, env: NodeJS.ProcessEnv): string {
   };
   const store = new SqliteStore(config.stateDir, { readOnly: true });
   const entries: BansEntry[] = [];
+  const revoked: RevokedEntry[] = [];
   try {
     for (const { ip, contributions, ban } of store.ips(ipFilter)) {
       const entry = toEntry(ip, contributions, ban, trustOfVia, nameOfVia);
       if (!options.banned || entry.ban === "written" || entry.ban === "pending") entries.push(entry);
+    }
+    // Revoked reports are no ban: `--banned` leaves them out.
+    if (!options.banned) {
+      for (const r of store.revocationList(ipFilter)) {
+        revoked.push({
+          ip: r.ip,
+          origin: shortId(Buffer.from(r.origin, "hex")),
+          time: new Date(r.time).toISOString(),
+          reason: r.reason,
+          expires: new Date(r.expiresAt).toISOString(),
+        });
+      }
     }
   } finally {
     store.close();
   }
   sortEntries(entries, options.sort);
   if (options.json) {
-    return jsonDocument({ node: config.name, threshold: config.threshold, ips: entries });
+    return jsonDocument({ node: config.name, threshold: config.threshold, ips: entries, revoked });
   }
-  return formatTable(entries, config.threshold);
+  return formatTable(entries, config.threshold) + formatRevoked(revoked);
 }
 
 function toEntry(
@@ -91,6 +115,16 @@ function toEntry(
       via: nameOfVia(c.via),
     })),
   };
+}
+
+function formatRevoked(revoked: readonly RevokedEntry[]): string {
+  if (revoked.length === 0) return "";
+  const lines = revoked.map(
+    (r) =>
+      `  ${r.ip}: origin ${r.origin} revoked its report(s) at ${r.time}` +
+      ` (${r.reason === "" ? "no reason given" : r.reason}); held until ${r.expires}`,
+  );
+  return `revoked reports (no longer counted):\n${lines.join("\n")}\n`;
 }
 
 function sortEntries(entries: BansEntry[], key: BansSortKey): void {

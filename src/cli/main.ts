@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { DEFAULT_FRIEND_TRUST, LIMITS, UNBAN_APPLY_DEFAULTS } from "../config/defaults.js";
 import { findConfigPath, loadNodeConfig } from "../config/load.js";
+import { DEFAULT_REVOKE_REASON } from "../node/control-protocol.js";
 import type { FriendWorthReport } from "../node/friend-worth.js";
 import { BANS_SORT_KEYS, type BansSortKey } from "./bans-options.js";
 import { askNode, ControlAccessError, NodeNotRunningError } from "./control-client.js";
@@ -122,6 +123,31 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv = pro
           config: a.config,
           ip: a.ip,
           jail: a.jail,
+          json: outputFormat(a) === "json",
+        });
+      },
+    )
+    .command(
+      "revoke <ip>",
+      "Take back this node's own report of an IP: friends stop counting it and lift their bans of it",
+      (y) =>
+        y
+          .positional("ip", { type: "string", demandOption: true, description: "IPv4 or IPv6 address" })
+          .option("reason", {
+            type: "string",
+            description: `Why, shown in friends' logs and status (at most 64 printable ASCII characters) [default: "${DEFAULT_REVOKE_REASON}"]`,
+          })
+          .options(OUTPUT_OPTIONS)
+          .example("$0 revoke 203.0.113.7 --reason 'office address, reported by mistake'", "")
+          .epilog(
+            "Only the node that reported an address can revoke its report. Every friend removes its contribution and, where the score falls below the threshold, lifts its ban (UNBAN line, which f2bp2p unban-apply hands to fail2ban); friends that are down get the revocation by catch-up sync. Exit status: 0 revoked; 1 this node holds no live report of its own of the address, or the node gave no answer; 2 bad address or reason.",
+          ),
+      async (a) => {
+        const config = loadNodeConfig(findConfigPath(a.config as string | undefined, env));
+        const { runRevoke } = await import("./revoke.js");
+        exitCode = await runRevoke(config, {
+          ip: a.ip,
+          reason: a.reason,
           json: outputFormat(a) === "json",
         });
       },

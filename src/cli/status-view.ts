@@ -17,6 +17,7 @@ interface StatusShape {
     syncNoGain: number;
     unbans: number;
     echoesStopped: number;
+    revocations?: number;
     bans: number;
     localReports: number;
     rejected: Record<string, number>;
@@ -64,7 +65,7 @@ export function formatStatus(answer: Record<string, unknown>): string {
     `since start: ${s.stats.messages} message(s) in, ${s.stats.accepted} report(s) accepted, ` +
       `${s.stats.noGain} with nothing new, ${s.stats.localReports} local report(s), ${s.stats.bans} ban(s) written`,
     `catch-up sync: ${s.stats.syncReports} report(s) received in sync pages, ${s.stats.syncNoGain} of them already held`,
-    `unbans written: ${s.stats.unbans}; echoes stopped: ${s.stats.echoesStopped} (local bans of addresses banned here on friends' reports, not reported again)`,
+    `unbans written: ${s.stats.unbans}; revocations: ${s.stats.revocations ?? 0}; echoes stopped: ${s.stats.echoesStopped} (local bans of addresses banned here on friends' reports, not reported again)`,
     `rejected: ${counts(s.stats.rejected)}`,
     `write errors: store ${s.stats.storeErrors}, bans log ${s.stats.bansLogErrors}`,
     `clock: ${s.clock.own.state}${s.clock.own.source === undefined ? "" : ` (${s.clock.own.source})`}`,
@@ -125,5 +126,9 @@ export function formatScore(s: Extract<ControlResponse, { status: "score" }>): s
   ];
   for (const o of s.origins)
     lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
+  for (const r of s.revoked ?? [])
+    lines.push(
+      `  origin ${r.origin}: revoked at ${r.time} (${r.reason === "" ? "no reason given" : r.reason})`,
+    );
   return `${lines.join("\n")}\n`;
 }

@@ -7,7 +7,7 @@
  */
 import { shortId } from "../keys/identity.js";
 import { MAX_CLOCK_SKEW_MS } from "../protocol/constants.js";
-import { decodeReport } from "../protocol/report.js";
+import { decodeRecord } from "../protocol/revocation.js";
 import type { Logger } from "../util/logger.js";
 import { OncePer } from "../util/once-per.js";
 import type { OwnClock } from "./own-clock.js";
@@ -57,7 +57,7 @@ export class ClockSkew {
    * means the friend is the origin; an expired report that travelled further may just be old.
    */
   refused(friend: string, code: TimeRefusal, reportBytes: Buffer, pathLength: number): void {
-    const decoded = decodeReport(reportBytes);
+    const decoded = decodeRecord(reportBytes);
     if (!decoded.ok) return;
     if (code === "expired" && pathLength !== 1) return;
     const now = this.#now();

@@ -91,7 +91,7 @@ function mainPage(th: string, top: Help, commands: readonly (HelpEntry & { comma
     ".SH EXIT STATUS",
     ...EXIT_STATUS.flatMap(({ code, meaning }) => [".TP", `${code}`, escapeRoff(meaning)]),
     ".SH JSON OUTPUT",
-    "\\fBstatus\\fR, \\fBbans\\fR, \\fBcheck\\fR, \\fBreport\\fR, \\fBkeygen\\fR and \\fBfriend\\-block\\fR take",
+    "\\fBstatus\\fR, \\fBbans\\fR, \\fBcheck\\fR, \\fBreport\\fR, \\fBrevoke\\fR, \\fBkeygen\\fR and \\fBfriend\\-block\\fR take",
     "\\fB\\-o json\\fR (or \\fB\\-\\-json\\fR): one JSON object on standard output whose \\fBversion\\fR is 1,",
     "with the fields described in \\fI/usr/share/doc/f2bp2p/json.md\\fR and a JSON Schema per shape in",
     "\\fI/usr/share/doc/f2bp2p/schema/\\fR. Errors stay text on standard error; the exit status says which.",

@@ -43,10 +43,12 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   const onIngested = (m: { friend: string; reports: number; seconds: number }): void =>
     metrics.messageIngested(m.friend, m.reports, m.seconds);
   const onUnban = (): void => metrics.unbanWritten();
+  const onRevocation = (): void => metrics.revocationAccepted();
   const onSync = (m: { friend: string; reports: number }): void => metrics.syncMessage(m.friend, m.reports);
   const unsubscribe = (): void => {
     node.off("sync:message", onSync);
     node.off("unban", onUnban);
+    node.off("revocation:accepted", onRevocation);
     node.off("report:accepted", onAccepted);
     node.off("report:rejected", onRejected);
     node.off("ban", onBan);
@@ -58,6 +60,7 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   node.on("message:ingested", onIngested);
   node.on("sync:message", onSync);
   node.on("unban", onUnban);
+  node.on("revocation:accepted", onRevocation);
   const server = new MetricsServer(listen, metrics, log);
   try {
     await server.start();

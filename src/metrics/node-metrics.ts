@@ -53,6 +53,7 @@ export class NodeMetrics {
   readonly #reportsRejected: Counter<"reason">;
   readonly #bansWritten: Counter;
   readonly #unbansWritten: Counter;
+  readonly #revocationsAccepted: Counter;
   readonly #catchUpReports: Counter;
   readonly #friendMessagesIn: Counter<"friend">;
   readonly #friendReportsIn: Counter<"friend">;
@@ -84,6 +85,11 @@ export class NodeMetrics {
     this.#unbansWritten = new Counter({
       name: name("unbans_written_total"),
       help: "UNBAN lines written to the bans log",
+      registers,
+    });
+    this.#revocationsAccepted = new Counter({
+      name: name("revocations_accepted_total"),
+      help: "Revocations accepted: origins that took their reports of an address back",
       registers,
     });
     this.#catchUpReports = new Counter({
@@ -207,6 +213,11 @@ export class NodeMetrics {
   /** An UNBAN line was written to the bans log (the node's `unban` event). */
   unbanWritten(): void {
     this.#unbansWritten.inc();
+  }
+
+  /** A revocation was accepted, this node's own included (the node's `revocation:accepted` event). */
+  revocationAccepted(): void {
+    this.#revocationsAccepted.inc();
   }
 
   /**

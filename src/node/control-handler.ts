@@ -1,13 +1,13 @@
 import type { WatchStatus } from "../ingest/fail2ban-log-watcher.js";
 import { shortId } from "../keys/identity.js";
-import { SIGNATURE_BYTES } from "../protocol/constants.js";
+import { MAX_REVOCATION_REASON_BYTES, SIGNATURE_BYTES } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
 import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
 import { decodeReport, type SignedReport } from "../protocol/report.js";
 import { sha256 } from "../protocol/signing.js";
 import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
-import type { ControlRequest, ControlResponse } from "./control-protocol.js";
+import { type ControlRequest, type ControlResponse, DEFAULT_REVOKE_REASON } from "./control-protocol.js";
 import type { F2bNode } from "./node.js";
 
 /** Maps control requests onto the node: the only place the control socket meets the pipeline. */
@@ -20,6 +20,7 @@ export function controlHandler(
       if (request.op === "status") return { ok: true, status: "status", node: statusOf(node, extra) };
       if (request.op === "score") return scoreOf(node, request.ip);
       if (request.op === "import") return importInto(node, request);
+      if (request.op === "revoke") return revokeOn(node, request);
       const result = node.reportLocal(request.ip, request.jail ?? "");
       switch (result.status) {
         case "invalid-ip":
@@ -46,6 +47,35 @@ export function controlHandler(
       }
     },
   };
+}
+
+/** Revokes the node's own report(s) of an address (F2bNode.revokeLocal). */
+function revokeOn(node: F2bNode, request: Extract<ControlRequest, { op: "revoke" }>): ControlResponse {
+  const reason = request.reason ?? DEFAULT_REVOKE_REASON;
+  const result = node.revokeLocal(request.ip, reason);
+  switch (result.status) {
+    case "invalid-ip":
+      return { ok: false, error: "invalid-ip", message: `'${request.ip}' is not an IPv4 or IPv6 address` };
+    case "invalid-reason":
+      return {
+        ok: false,
+        error: "bad-request",
+        message: `reason must be 0-${MAX_REVOCATION_REASON_BYTES} printable ASCII characters`,
+      };
+    case "store-failed":
+      return { ok: false, error: "store-failed", message: result.message };
+    case "not-reported":
+      return { ok: true, status: "not-reported", ip: parseIp(request.ip)?.text ?? request.ip };
+    default:
+      return {
+        ok: true,
+        status: "revoked",
+        ip: parseIp(request.ip)?.text ?? request.ip,
+        reason,
+        score: result.score,
+        banned: result.banned,
+      };
+  }
 }
 
 /** Applies one batch of imported reports; each is checked again by the node (importReports). */
@@ -89,6 +119,11 @@ function scoreOf(node: F2bNode, ipText: string): ControlResponse {
       trust: c.trust,
       hops: c.hops,
       via: c.via === VIA_SELF ? "self" : (node.friends.find((f) => f.key === c.via)?.config.name ?? "?"),
+    })),
+    revoked: node.ledger.revocations(ip.text).map((r) => ({
+      origin: shortId(Buffer.from(r.origin, "hex")),
+      time: new Date(r.time).toISOString(),
+      reason: r.reason,
     })),
   };
 }

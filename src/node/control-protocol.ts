@@ -9,10 +9,15 @@ export const MAX_CONTROL_LINE = 4096;
  */
 export const IMPORT_BATCH = 14;
 
+/** The reason a revocation carries when the sysadmin gives none (`f2bp2p revoke` without --reason). */
+export const DEFAULT_REVOKE_REASON = "revoked by the operator";
+
 export type ControlRequest =
   | { op: "report"; ip: string; jail?: string }
   | { op: "status" }
   | { op: "score"; ip: string }
+  /** Revoke this node's own report(s) of an address (docs/protocol.md section 17). */
+  | { op: "revoke"; ip: string; reason?: string }
   /** Reports from an export file, verified by the client and again by the node (base64 of bytes ‖ signature). */
   | { op: "import"; trust: number; relay: boolean; reports: string[] };
 
@@ -28,6 +33,10 @@ export type ControlResponse =
     }
   | { ok: true; status: "ignored"; ip: string; reason: string }
   | { ok: true; status: "status"; node: Record<string, unknown> }
+  /** The revocation is signed, stored and sent; score and ban here after it. */
+  | { ok: true; status: "revoked"; ip: string; reason: string; score: number; banned: boolean }
+  /** This node holds no live report of its own of the address: nothing was revoked. */
+  | { ok: true; status: "not-reported"; ip: string }
   | {
       ok: true;
       status: "score";
@@ -36,6 +45,8 @@ export type ControlResponse =
       threshold: number;
       banned: boolean;
       origins: { origin: string; trust: number; hops: number; via: string }[];
+      /** Origins whose reports of the address are revoked (their revocation is held here). */
+      revoked: { origin: string; time: string; reason: string }[];
     }
   | {
       ok: true;

@@ -103,13 +103,19 @@ export function parseRequest(line: string): ControlRequest | Extract<ControlResp
   }
   if (typeof data !== "object" || data === null)
     return { ok: false, error: "bad-request", message: "not an object" };
-  const { op, ip, jail } = data as Record<string, unknown>;
+  const { op, ip, jail, reason } = data as Record<string, unknown>;
   if (op === "status") return { op };
   if (op === "import") return parseImport(data as Record<string, unknown>);
   if (op === "score")
     return typeof ip === "string"
       ? { op, ip }
       : { ok: false, error: "invalid-ip", message: "ip must be a string" };
+  if (op === "revoke") {
+    if (typeof ip !== "string") return { ok: false, error: "invalid-ip", message: "ip must be a string" };
+    if (reason !== undefined && typeof reason !== "string")
+      return { ok: false, error: "bad-request", message: "reason must be a string" };
+    return reason === undefined ? { op, ip } : { op, ip, reason };
+  }
   if (op !== "report") return { ok: false, error: "bad-request", message: "unknown op" };
   if (typeof ip !== "string") return { ok: false, error: "invalid-ip", message: "ip must be a string" };
   // Any jail name is fine: the node turns it into a wire label (protocol/jail.ts).

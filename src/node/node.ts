@@ -8,12 +8,18 @@ import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
 import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
-import { KIND_SYNC_PAGE, KIND_SYNC_REQUEST, PROTOCOL_VERSION } from "../protocol/constants.js";
+import {
+  KIND_SYNC_PAGE,
+  KIND_SYNC_REQUEST,
+  PROTOCOL_VERSION,
+  REVOCATION_REASON_PATTERN,
+} from "../protocol/constants.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
 import { parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
+import { signRevocation } from "../protocol/revocation.js";
 import { type OpenedSyncPage, openSyncPage, openSyncRequest } from "../protocol/sync.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { type NodeState, openNodeState } from "../state/open.js";
@@ -84,12 +90,27 @@ export type LocalReportResult =
   /** The given time is in the future or older than the report lifetime: why (also logged). */
   | { readonly status: "invalid-time"; readonly reason: string };
 
+/** What revokeLocal did. */
+export type RevokeResult =
+  | {
+      /** Signed, committed and sent; the score and ban state here after it. */
+      readonly status: "revoked";
+      readonly score: number;
+      readonly banned: boolean;
+    }
+  /** This node holds no live report of its own of the address: nothing to revoke. */
+  | { readonly status: "not-reported" }
+  | { readonly status: "invalid-ip" }
+  /** The reason is not 0-64 printable ASCII characters. */
+  | { readonly status: "invalid-reason" }
+  | { readonly status: "store-failed"; readonly message: string };
+
 /** What `importReports` did with each report, by outcome. */
 export type ImportResult =
   | {
       readonly status: "imported";
       readonly accepted: number;
-      /** Held already with at least as good a copy: nothing changed. */
+      /** Held already with at least as good a copy, or revoked by its origin: nothing changed. */
       readonly known: number;
       /** Signed by this node itself: it holds its own reports already. */
       readonly own: number;
@@ -133,6 +154,8 @@ export interface NodeStats {
   setAside: number;
   /** UNBAN lines written (bans lifted: liftBan). */
   unbans: number;
+  /** Revocations accepted (new or better copies), this node's own included. */
+  revocations: number;
   /**
    * Local bans of an address this node had banned because of its friends' reports (another jail
    * banning it again, e.g. recidive): not reported as this node's own, so a ban never echoes back.
@@ -149,12 +172,13 @@ export interface NodeEvents {
   /** A catch-up sync request (reports 0) or page from a friend passed its checks. */
   "sync:message": [{ friend: string; kind: "request" | "page"; reports: number }];
   unban: [{ ip: string; reason: LiftReason }];
+  /** A revocation was accepted here (first copy): its origin withdrew its reports of `ip`. */
+  "revocation:accepted": [{ ip: string; origin: string; score: number }];
   /**
    * An address this node reported itself is now on the never-ban list (ignore changed): its ban here
-   * is lifted, but friends keep counting the report until it expires unless it is revoked. The hook
-   * for revocation is #revokeOwnReportOf.
+   * is lifted and the report revoked (#revokeOwnReportOf), so friends stop counting it.
    */
-  "own-report:never-ban": [{ ip: string; reason: LiftReason }];
+  "own-report:never-ban": [{ ip: string; reason: LiftReason; revoked: RevokeResult["status"] }];
 }
 
 type OpenedMessage = Opened<Friend>;
@@ -169,6 +193,8 @@ interface Accepted {
 }
 
 const EXPIRE_EVERY_MS = 60_000;
+/** The lift reason of a ban whose score a revocation took below the threshold. */
+const REVOKED: LiftReason = "revoked";
 /** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
 const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
@@ -211,6 +237,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     bansLogErrors: 0,
     setAside: 0,
     unbans: 0,
+    revocations: 0,
     echoesStopped: 0,
   };
   readonly #c: NodeComponents;
@@ -317,7 +344,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       recheck: (report, now) => {
         const checked = checkStoredReport(report.signed, now, this.#lifetimeMs);
         if (!checked.ok && checked.code !== "expired") this.#setAside(report.signed.id, checked.code, now);
-        return checked.ok;
+        // A report held from before its revocation stays in the seen cache but never leaves again.
+        return (
+          checked.ok &&
+          (checked.value.report.revocation !== undefined || !this.ledger.isRevoked(checked.value.report))
+        );
       },
     });
     this.#listener = new Listener({
@@ -629,7 +660,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
           const path = [signed.report.origin, key];
           const outcome = this.ledger.apply({ signed, trust: source.trust, via, path, at: now });
           if (outcome.kind === "over-quota") result.overQuota++;
-          else if (outcome.kind === "no-gain") result.known++;
+          // Revoked: its origin withdrew it (a revocation is held), so it changes nothing either.
+          else if (outcome.kind === "no-gain" || outcome.kind === "revoked") result.known++;
           else {
             result.accepted++;
             if (!outcome.improved) this.ledger.store.addFriendWorth(via, { brought: 1 });
@@ -681,7 +713,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const lifted: BanRecord = { ...ban, writtenAt, withheld: true };
     try {
       this.#openGroup();
-      this.#store!.transaction(() => this.#store!.decideBan(lifted));
+      this.#store!.transaction(() => {
+        // A revoked report's ban never written: nothing to undo, and new reports may ban again.
+        if (writtenAt === null && this.#forgets(ip.text, reason)) this.#store!.forgetBan(ip.text);
+        else this.#store!.decideBan(lifted);
+      });
     } catch (err: unknown) {
       if (!(err instanceof StoreWriteError)) throw err;
       this.#writeFailed("store", err);
@@ -708,8 +744,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (!this.#appendToBansLog(text)) return false;
     try {
       // Withheld with no line in force. Lost in a crash, start-up finds the UNBAN line (pending-bans.ts).
+      // A ban lifted by a revocation is forgotten instead: the reports left are below the
+      // threshold, and new ones (another origin, a new detection) may ban the address again.
       this.#store!.transaction(() => {
-        for (const b of lifts) this.#store!.decideBan({ ...b, writtenAt: null, withheld: true });
+        lifts.forEach((b, i) => {
+          if (this.#forgets(b.ip, reasons[i]!)) this.#store!.forgetBan(b.ip);
+          else this.#store!.decideBan({ ...b, writtenAt: null, withheld: true });
+        });
       });
     } catch (err: unknown) {
       this.#writeFailed("store", err);
@@ -721,6 +762,14 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.emit("unban", { ip: b.ip, reason: reasons[i]! });
     });
     return true;
+  }
+
+  /**
+   * True when a lifted ban is forgotten rather than kept withheld: a revocation took its score
+   * below the threshold, so the reports left cannot ban it again by themselves.
+   */
+  #forgets(ip: string, reason: LiftReason): boolean {
+    return reason === REVOKED && this.ledger.score(ip) < this.config.threshold;
   }
 
   /** Writes the UNBAN lines of lifts decided earlier whose line could not be written then. */
@@ -787,15 +836,53 @@ export class F2bNode extends EventEmitter<NodeEvents> {
 
   /**
    * This node's own live report of `ip` must no longer count (the address is on the never-ban list):
-   * the place where revocation takes it back at every friend. Until then friends count it until it
-   * expires; the event says so to whoever listens, and the log to the sysadmin.
+   * a revocation takes it back at every friend (revokeLocal), with the lift reason as its reason.
    */
   #revokeOwnReportOf(ip: string, reason: LiftReason): void {
-    this.#c.log.warn(
-      "this node's own report of an address now on the never-ban list still counts at friends until it expires",
-      { ip, reason },
-    );
-    this.emit("own-report:never-ban", { ip, reason });
+    const result = this.revokeLocal(ip, reason);
+    this.#c.log.info("revoking this node's own report of an address now on the never-ban list", {
+      ip,
+      reason,
+      result: result.status,
+    });
+    this.emit("own-report:never-ban", { ip, reason, revoked: result.status });
+  }
+
+  /**
+   * Takes back this node's own report(s) of `ipText` (docs/protocol.md section 17): signs a
+   * revocation with time now and `reason` (0-64 printable ASCII characters), commits it durably,
+   * sends it to every friend as a report travels and, when the score here falls below the threshold
+   * of a ban in force, lifts that ban (UNBAN line, reason `revoked`). Refused as `not-reported` when
+   * this node holds no live report of its own of the address.
+   */
+  revokeLocal(ipText: string, reason: string): RevokeResult {
+    const ip = parseIp(ipText);
+    if (ip === null) return { status: "invalid-ip" };
+    if (!REVOCATION_REASON_PATTERN.test(reason)) return { status: "invalid-reason" };
+    const ledger = this.ledger;
+    const now = this.#c.now();
+    const self = this.identity.signingPublicKey;
+    if (ledger.ownContribution(ip.text, self.toString("hex"), now) === undefined)
+      return { status: "not-reported" };
+    const signed = signRevocation({ ip: ip.text, time: now, origin: self, reason }, this.identity.signer);
+    let accepted: Accepted[];
+    try {
+      this.#openGroup();
+      accepted = this.#store!.transaction(() => {
+        const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
+        return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
+      });
+    } catch (err: unknown) {
+      if (!(err instanceof StoreWriteError)) throw err;
+      this.#writeFailed("store", err);
+      this.#abandonGroup();
+      return { status: "store-failed", message: err.message };
+    }
+    this.#group!.accepted.push(...accepted);
+    // The sysadmin waits for this answer: committed, synced, sent and the ban lifted before it.
+    const failure = this.#commitGroup(true);
+    if (failure !== undefined) return { status: "store-failed", message: failure.message };
+    return { status: "revoked", ...this.#banState(ip.text) };
   }
 
   /**
@@ -1079,6 +1166,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         lookup,
       );
       if (outcome.kind === "over-quota") this.#rejected("over-quota", hop);
+      else if (outcome.kind === "revoked") this.#rejected("revoked", hop);
       else if (outcome.kind === "no-gain") {
         if (fromSync) this.stats.syncNoGain++;
         else this.stats.noGain++;
@@ -1128,7 +1216,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
     let ban: BanRecord | undefined;
-    if (from !== undefined && !outcome.improved) this.ledger.store.addFriendWorth(from.key, { brought: 1 });
+    const isRevocation = signed.report.revocation !== undefined;
+    if (from !== undefined && !outcome.improved && !isRevocation)
+      this.ledger.store.addFriendWorth(from.key, { brought: 1 });
     if (outcome.banNow) {
       creditBan(this.ledger.store, this.ledger.contributions(ip));
       const withheld = this.#neverBan.has(ip);
@@ -1140,24 +1230,47 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     return { outcome, signed, from, ban };
   }
 
-  /** After the commit: events, ban lines, forwarding. */
+  /** After the commit: events, ban lines, forwarding, then bans lifted by revocations. */
   #afterCommit(accepted: readonly Accepted[]): void {
     const bans: BanRecord[] = [];
+    const lifts = new Set<string>();
     for (const { outcome, signed, from, ban } of accepted) {
-      this.stats.accepted++;
       const { known, copy, score } = outcome;
       const origin = shortId(signed.report.origin);
-      this.emit("report:accepted", {
-        ip: signed.report.ip,
-        origin,
-        trust: known.trust,
-        score,
-        hops: known.path.length,
-      });
+      if (signed.report.revocation !== undefined) {
+        this.stats.revocations++;
+        if (!outcome.improved) {
+          this.#c.log.info("revocation", {
+            ip: signed.report.ip,
+            origin,
+            reason: signed.report.revocation.reason,
+            score,
+          });
+          this.emit("revocation:accepted", { ip: signed.report.ip, origin, score });
+        }
+        if (outcome.lift) lifts.add(signed.report.ip);
+      } else {
+        this.stats.accepted++;
+        this.emit("report:accepted", {
+          ip: signed.report.ip,
+          origin,
+          trust: known.trust,
+          score,
+          hops: known.path.length,
+        });
+      }
       if (ban !== undefined && !ban.withheld) bans.push(ban);
       this.#forward(signed, copy.trust, copy.path, from?.key, outcome.improved ? IMPROVEMENT_HOLD_MS : 0);
     }
     if (bans.length > 0) this.#writeBans(bans);
+    // After the bans of the same group are written: an UNBAN never precedes its BAN.
+    for (const ip of lifts) {
+      const result = this.liftBan(ip, REVOKED);
+      this.#c.log.info("lifting a ban whose score a revocation took below the threshold", {
+        ip,
+        result: result.status,
+      });
+    }
   }
 
   /**

@@ -1,7 +1,8 @@
-import { MAX_CLOCK_SKEW_MS, REPORT_SIGNING_TAG } from "./constants.js";
+import { MAX_CLOCK_SKEW_MS } from "./constants.js";
 import type { CarriedReport, Entry } from "./envelope.js";
 import { ok, type Result, reject } from "./rejections.js";
-import { decodeReport, type SignedReport } from "./report.js";
+import type { SignedReport } from "./report.js";
+import { decodeRecord, signingTagOf } from "./revocation.js";
 import { sha256, verifyTagged } from "./signing.js";
 
 export interface EntryContext {
@@ -16,7 +17,8 @@ export interface EntryContext {
 }
 
 /**
- * Checks one report inside an opened envelope, cheapest checks first, the origin's signature last.
+ * Checks one report (or revocation: the same checks, its own signing tag) inside an opened envelope,
+ * cheapest checks first, the origin's signature last.
  * Returns the verified report or the reason it is refused; never throws.
  */
 export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryContext): Result<SignedReport> {
@@ -29,7 +31,7 @@ export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryConte
   const known = ctx.known(entry.id);
   let report = known?.report;
   if (report === undefined) {
-    const decoded = decodeReport(carried.bytes);
+    const decoded = decodeRecord(carried.bytes);
     if (!decoded.ok) return decoded;
     report = decoded.value;
   }
@@ -38,7 +40,8 @@ export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryConte
   if (report.time - ctx.now > MAX_CLOCK_SKEW_MS) return reject("from-future");
   // A report we hold was verified on these very bytes (same hash): no second verify needed.
   if (known !== undefined) return ok(known);
-  if (!verifyTagged(REPORT_SIGNING_TAG, carried.bytes, carried.signature, report.origin)) {
+  // Only the origin signs its records: a revocation signed by anyone else fails here.
+  if (!verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin)) {
     return reject("bad-origin-signature");
   }
   return ok({ report, bytes: carried.bytes, signature: carried.signature, id: Buffer.from(entry.id) });
@@ -71,13 +74,13 @@ export function checkStoredReport(
   now: number,
   lifetimeMs: number,
 ): Result<SignedReport> {
-  const decoded = decodeReport(signed.bytes);
+  const decoded = decodeRecord(signed.bytes);
   if (!decoded.ok) return decoded;
   if (!sha256(signed.bytes).equals(signed.id)) return reject("id-mismatch");
   const report = decoded.value;
   if (now - report.time >= lifetimeMs) return reject("expired");
   if (report.time - now > MAX_CLOCK_SKEW_MS) return reject("from-future");
-  if (!verifyTagged(REPORT_SIGNING_TAG, signed.bytes, signed.signature, report.origin)) {
+  if (!verifyTagged(signingTagOf(report), signed.bytes, signed.signature, report.origin)) {
     return reject("bad-origin-signature");
   }
   return ok({ ...signed, report });

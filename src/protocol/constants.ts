@@ -8,12 +8,15 @@ export const KIND_ENVELOPE = 0x02;
 /** Catch-up sync (docs/protocol.md section 13). */
 export const KIND_SYNC_REQUEST = 0x03;
 export const KIND_SYNC_PAGE = 0x04;
+/** Revocation: an origin withdraws its own reports of an IP (docs/protocol.md section 17). */
+export const KIND_REVOCATION = 0x05;
 
 /** Domain tags keep a signature over one kind of bytes from ever verifying as another kind. */
 export const REPORT_SIGNING_TAG = Buffer.from("f2bp2p/v1/report\0", "latin1");
 export const ENVELOPE_SIGNING_TAG = Buffer.from("f2bp2p/v1/envelope\0", "latin1");
 export const SYNC_REQUEST_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-request\0", "latin1");
 export const SYNC_PAGE_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-page\0", "latin1");
+export const REVOCATION_SIGNING_TAG = Buffer.from("f2bp2p/v1/revocation\0", "latin1");
 
 export const KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -28,6 +31,15 @@ export const MAX_IP_BYTES = WIRE_LIMITS.MAX_IP_BYTES;
 /** Report header: version, kind, IP length, jail length, u64 time, origin key. */
 export const REPORT_HEADER_BYTES = 4 + 8 + KEY_BYTES;
 export const MAX_REPORT_BYTES = REPORT_HEADER_BYTES + MAX_IP_BYTES + MAX_JAIL_BYTES;
+
+/** Revocation header: version, kind, IP length, reason length, u64 time, origin key (as a report's). */
+export const REVOCATION_HEADER_BYTES = REPORT_HEADER_BYTES;
+/** A revocation's reason: 0 to 64 bytes of printable ASCII (0x20-0x7e), for the sysadmins who read it. */
+export const MAX_REVOCATION_REASON_BYTES = 64;
+export const REVOCATION_REASON_PATTERN = new RegExp(`^[\\x20-\\x7e]{0,${MAX_REVOCATION_REASON_BYTES}}$`);
+export const MAX_REVOCATION_BYTES = REVOCATION_HEADER_BYTES + MAX_IP_BYTES + MAX_REVOCATION_REASON_BYTES;
+/** Largest record (report or revocation) frame an envelope or sync page may carry. */
+export const MAX_RECORD_BYTES = Math.max(MAX_REPORT_BYTES, MAX_REVOCATION_BYTES);
 
 /** Hard limit on a path on the wire; a node's max_hops may only be lower. */
 export const MAX_PATH = WIRE_LIMITS.MAX_PATH;

@@ -10,7 +10,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_FRAMES,
   MAX_PATH,
-  MAX_REPORT_BYTES,
+  MAX_RECORD_BYTES,
   MESSAGE_ID_BYTES,
   PROTOCOL_VERSION,
   SIGNATURE_BYTES,
@@ -152,7 +152,7 @@ export function openMessage<F>(frames: readonly Buffer[], recipient: Recipient<F
   for (let i = 2; i < frames.length; i += 2) {
     const bytes = frames[i]!;
     const signature = frames[i + 1]!;
-    if (bytes.length > MAX_REPORT_BYTES || signature.length > SIGNATURE_BYTES)
+    if (bytes.length > MAX_RECORD_BYTES || signature.length > SIGNATURE_BYTES)
       return reject("frame-too-large");
     reports.push({ bytes, signature });
   }

@@ -26,6 +26,8 @@ export type RejectCode =
   | "expired"
   | "from-future"
   | "own-report"
+  // A report its origin has revoked (a revocation of it is held here): it must not come back.
+  | "revoked"
   // Local policy, not a protocol error: the sending friend already fills its share of our memory.
   | "over-quota"
   // Local policy: the sending friend is over its rate (friend_reports_per_second); not verified.
@@ -71,6 +73,8 @@ export const REJECT_SEVERITY: Readonly<Record<RejectCode, RejectSeverity>> = {
   expired: "stale",
   "from-future": "stale",
   "own-report": "stale",
+  // A friend that has not got the revocation yet still holds the report: not its fault.
+  revoked: "stale",
   "over-quota": "local-policy",
   "rate-limited": "local-policy",
   // An answer that arrives after its request timed out is late, not wrong.

@@ -21,11 +21,16 @@ export interface OriginReport {
   readonly time: number;
   /** The origin's Ed25519 public key. */
   readonly origin: Buffer;
-  /** The fail2ban jail that banned it, or "" when unknown. */
+  /** The fail2ban jail that banned it, or "" when unknown (always "" on a revocation). */
   readonly jail: string;
+  /**
+   * Set when the record is a revocation (kind 0x05, protocol/revocation.ts): the origin withdraws
+   * every report it made of `ip` with a time up to `time`, for this reason.
+   */
+  readonly revocation?: { readonly reason: string };
 }
 
-/** A report as it travels: its exact bytes, their signature and the content hash that names it. */
+/** A report (or a revocation) as it travels: its exact bytes, their signature and the content hash that names it. */
 export interface SignedReport {
   readonly report: OriginReport;
   readonly bytes: Buffer;

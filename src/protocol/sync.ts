@@ -7,7 +7,7 @@ import {
   MAX_ENTRIES,
   MAX_FRAME_BYTES,
   MAX_FRAMES,
-  MAX_REPORT_BYTES,
+  MAX_RECORD_BYTES,
   MAX_SYNC_LIMIT,
   MAX_TIME,
   PROTOCOL_VERSION,
@@ -218,7 +218,7 @@ export function openSyncPage<F>(
   for (let i = 2; i < frames.length; i += 2) {
     const bytes = frames[i]!;
     const signature = frames[i + 1]!;
-    if (bytes.length > MAX_REPORT_BYTES || signature.length > SIGNATURE_BYTES)
+    if (bytes.length > MAX_RECORD_BYTES || signature.length > SIGNATURE_BYTES)
       return reject("frame-too-large");
     reports.push({ bytes, signature });
   }

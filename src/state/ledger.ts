@@ -1,4 +1,4 @@
-import type { SignedReport } from "../protocol/report.js";
+import type { OriginReport, SignedReport } from "../protocol/report.js";
 import {
   type CopyMark,
   ipScore,
@@ -9,7 +9,14 @@ import {
 } from "../trust/rules.js";
 import { FriendQuota } from "./friend-quota.js";
 import { bytesMatchId } from "./sqlite-store.js";
-import type { BanRecord, ExpiredBatch, StateStore, StoredContribution, StoredReport } from "./store.js";
+import type {
+  BanRecord,
+  ExpiredBatch,
+  StateStore,
+  StoredContribution,
+  StoredReport,
+  StoredRevocation,
+} from "./store.js";
 
 /** An arrival the ledger accepts: a report, where it came through and the trust it carries here. */
 export interface Arrival {
@@ -24,6 +31,8 @@ export interface Arrival {
 export type Outcome =
   | { readonly kind: "no-gain"; readonly known: StoredReport }
   | { readonly kind: "over-quota" }
+  /** A report its origin has revoked (a revocation of it is held): not applied, not passed on. */
+  | { readonly kind: "revoked" }
   | {
       readonly kind: "accepted";
       /** The best copy held now. */
@@ -35,6 +44,11 @@ export type Outcome =
       readonly score: number;
       /** True exactly once per IP lifetime: when its score first reaches the threshold. */
       readonly banNow: boolean;
+      /**
+       * A revocation took the score below the threshold of a ban in force (pending or written):
+       * the caller lifts it (F2bNode.liftBan) after the commit.
+       */
+      readonly lift: boolean;
     };
 
 export interface LedgerOptions {
@@ -85,6 +99,10 @@ export class Ledger {
    * is the result of known() for this id when the caller already made it (in this transaction).
    */
   apply(arrival: Arrival, lookup?: { readonly held: StoredReport | undefined }): Outcome {
+    const record = arrival.signed.report;
+    // Checked before the seen cache: a copy of a report held from before its revocation must not
+    // bring its contribution back either.
+    if (record.revocation === undefined && this.isRevoked(record)) return { kind: "revoked" };
     const previous = lookup === undefined ? this.known(arrival.signed.id, arrival.at) : lookup.held;
     if (previous !== undefined) return this.#another(previous, arrival);
     if (this.#quota.full(arrival.via)) return { kind: "over-quota" };
@@ -126,6 +144,7 @@ export class Ledger {
 
   /** Brings the IP's score up to date with the report's best copy; says whether to ban it now. */
   #count(known: StoredReport, copy: Arrival, improved: boolean): Outcome {
+    if (known.signed.report.revocation !== undefined) return this.#revoke(known, copy, improved);
     const { ip, origin } = known.signed.report;
     this.#store.contribute(ip, {
       origin: origin.toString("hex"),
@@ -140,7 +159,41 @@ export class Ledger {
     const banNow =
       score >= this.#options.threshold &&
       reachesThreshold(score, this.#options.threshold, this.#store.ban(ip) !== undefined);
-    return { kind: "accepted", known, copy, improved, score, banNow };
+    return { kind: "accepted", known, copy, improved, score, banNow, lift: false };
+  }
+
+  /**
+   * A revocation held (docs/protocol.md section 17): its origin's contribution to the IP goes when no
+   * report behind it is newer than the revocation, and later copies of those reports are refused.
+   */
+  #revoke(known: StoredReport, copy: Arrival, improved: boolean): Outcome {
+    const { ip, origin, time, revocation } = known.signed.report;
+    const originHex = origin.toString("hex");
+    this.#store.revoke(ip, {
+      origin: originHex,
+      time,
+      reason: revocation?.reason ?? "",
+      expiresAt: known.expiresAt,
+    });
+    const held = this.#store.contributions(ip).find((c) => c.origin === originHex);
+    // A contribution lives as long as the newest report behind it (that report's time + lifetime).
+    if (held !== undefined && held.expiresAt - this.#options.lifetimeMs <= time)
+      this.#store.withdraw(ip, originHex);
+    const score = this.score(ip);
+    const ban = this.#store.ban(ip);
+    const lift = ban !== undefined && !ban.withheld && score < this.#options.threshold;
+    return { kind: "accepted", known, copy, improved, score, banNow: false, lift };
+  }
+
+  /** True when a revocation held withdraws this report: same origin and IP, time not after it. */
+  isRevoked(report: OriginReport): boolean {
+    const held = this.#store.revocation(report.ip, report.origin.toString("hex"));
+    return held !== undefined && report.time <= held.time;
+  }
+
+  /** Every revocation held for an IP (origin hex), newest first. */
+  revocations(ip: string): StoredRevocation[] {
+    return this.#store.revocations(ip);
   }
 
   /** Current score of an IP (0 when unknown). */

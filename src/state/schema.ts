@@ -103,6 +103,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (friend, code)
   ) WITHOUT ROWID;
   `,
+  // 4: revocations (docs/protocol.md section 17): per IP and origin, the newest revocation held. Its
+  // record is in reports like any report (seen cache, catch-up log); this table is what the checks
+  // of later reports and the views look up. It lives as long as that record: time + report lifetime.
+  `
+  CREATE TABLE revocations (
+    ip         TEXT NOT NULL,
+    origin     BLOB NOT NULL,       -- the origin's signing key: whose reports are withdrawn
+    time       INTEGER NOT NULL,    -- reports of this origin and IP with a time up to this are revoked
+    reason     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,    -- time + report lifetime
+    PRIMARY KEY (ip, origin)
+  ) WITHOUT ROWID;
+  CREATE INDEX revocations_by_expiry ON revocations (expires_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { KEY_BYTES } from "../protocol/constants.js";
-import { decodeReport } from "../protocol/report.js";
+import { decodeRecord } from "../protocol/revocation.js";
 import { sha256 } from "../protocol/signing.js";
 import { type CopyMark, VIA_SELF } from "../trust/rules.js";
 import { createOwnedLikeParent } from "../util/owner.js";
@@ -20,6 +20,7 @@ import {
   type StoredContribution,
   type StoredFriendWorth,
   type StoredReport,
+  type StoredRevocation,
   StoreWriteError,
   type SyncCursor,
 } from "./store.js";
@@ -245,6 +246,23 @@ export class SqliteStore implements StateStore {
     );
   }
 
+  withdraw(ip: string, origin: string): void {
+    this.#writing(() => this.#s.withdraw.run(ip, Buffer.from(origin, "hex")));
+  }
+
+  revoke(ip: string, r: StoredRevocation): void {
+    this.#writing(() => this.#s.revoke.run(ip, Buffer.from(r.origin, "hex"), r.time, r.reason, r.expiresAt));
+  }
+
+  revocation(ip: string, origin: string): StoredRevocation | undefined {
+    const row = this.#s.revocation.get(ip, Buffer.from(origin, "hex")) as Row | undefined;
+    return row === undefined ? undefined : toRevocation(row);
+  }
+
+  revocations(ip: string): StoredRevocation[] {
+    return (this.#s.revocations.all(ip) as Row[]).map(toRevocation);
+  }
+
   ban(ip: string): BanRecord | undefined {
     const row = this.#s.ban.get(ip) as Row | undefined;
     return row === undefined ? undefined : toBan(row);
@@ -254,6 +272,10 @@ export class SqliteStore implements StateStore {
     this.#writing(() =>
       this.#s.decideBan.run(b.ip, b.score, b.origin, b.hops, b.decidedAt, b.writtenAt, b.withheld ? 1 : 0),
     );
+  }
+
+  forgetBan(ip: string): void {
+    this.#writing(() => this.#s.dropBan.run(ip));
   }
 
   markBanWritten(ip: string, at: number): void {
@@ -319,12 +341,14 @@ export class SqliteStore implements StateStore {
         this.#s.countFriend.run({ friend: row.brought_by, delta: -1 });
       }
       const contributionIps = this.#s.expireContributions.all(now, limit) as Row[];
+      const revocationIps = this.#s.expireRevocations.all(now, limit) as Row[];
       const unbanned: string[] = [];
-      for (const ip of new Set(contributionIps.map((r) => r.ip as string))) {
+      const ips = [...contributionIps, ...revocationIps].map((r) => r.ip as string);
+      for (const ip of new Set(ips)) {
         if (this.#s.anyContribution.get(ip) !== undefined) continue;
         if (this.#s.dropBan.run(ip).changes > 0) unbanned.push(ip);
       }
-      const done = reports.length < limit && contributionIps.length < limit;
+      const done = reports.length < limit && contributionIps.length < limit && revocationIps.length < limit;
       return { broughtBy, reports: reports.length, unbanned, done };
     });
   }
@@ -452,6 +476,14 @@ export class SqliteStore implements StateStore {
     if (current !== undefined) yield current;
   }
 
+  /** Every revocation held (one IP's, or all), in IP order, for `f2bp2p bans`. Streams. */
+  *revocationList(ip?: string): Generator<{ ip: string } & StoredRevocation> {
+    const rows = (
+      ip === undefined ? this.#s.allRevocations.iterate() : this.#s.revocations.iterate(ip)
+    ) as Iterable<Row>;
+    for (const row of rows) yield { ip: row.ip as string, ...toRevocation(row) };
+  }
+
   close(): void {
     if (!this.#db.open) return;
     try {
@@ -464,7 +496,7 @@ export class SqliteStore implements StateStore {
 
   #toReport(id: Buffer, row: Row): StoredReport {
     const bytes = row.bytes as Buffer;
-    const decoded = decodeReport(bytes, false);
+    const decoded = decodeRecord(bytes, false);
     // A report whose bytes no longer parse is damage on disk: the caller re-checks before using it.
     const report = decoded.ok
       ? decoded.value
@@ -530,6 +562,22 @@ function prepare(db: Database.Database) {
          hops = CASE WHEN excluded.trust > trust THEN excluded.hops ELSE hops END,
          trust = max(trust, excluded.trust),
          expires_at = max(expires_at, excluded.expires_at)`,
+    ),
+    withdraw: db.prepare("DELETE FROM contributions WHERE ip = ? AND origin = ?"),
+    revoke: db.prepare(
+      `INSERT INTO revocations (ip, origin, time, reason, expires_at) VALUES (?,?,?,?,?)
+       ON CONFLICT (ip, origin) DO UPDATE SET
+         reason = CASE WHEN excluded.time > time THEN excluded.reason ELSE reason END,
+         time = max(time, excluded.time),
+         expires_at = max(expires_at, excluded.expires_at)`,
+    ),
+    revocation: db.prepare("SELECT * FROM revocations WHERE ip = ? AND origin = ?"),
+    allRevocations: db.prepare("SELECT * FROM revocations ORDER BY ip, time DESC"),
+    revocations: db.prepare("SELECT * FROM revocations WHERE ip = ? ORDER BY time DESC"),
+    expireRevocations: db.prepare(
+      `DELETE FROM revocations WHERE (ip, origin) IN
+         (SELECT ip, origin FROM revocations WHERE expires_at <= ? LIMIT ?)
+       RETURNING ip`,
     ),
     anyContribution: db.prepare("SELECT 1 FROM contributions WHERE ip = ? LIMIT 1"),
     ban: db.prepare("SELECT * FROM bans WHERE ip = ?"),
@@ -707,6 +755,15 @@ function parseShorter(text: unknown): CopyMark[] {
   } catch {
     return [];
   }
+}
+
+function toRevocation(row: Row): StoredRevocation {
+  return {
+    origin: (row.origin as Buffer).toString("hex"),
+    time: row.time as number,
+    reason: row.reason as string,
+    expiresAt: row.expires_at as number,
+  };
 }
 
 function toBan(row: Row): BanRecord {

@@ -34,11 +34,25 @@ export interface StateStore {
   /** One origin counts once per IP: with its highest trust, for as long as its newest report lives. */
   contribute(ip: string, contribution: StoredContribution): void;
 
+  /** Deletes an origin's contribution to an IP (origin hex): its reports of it are revoked. */
+  withdraw(ip: string, origin: string): void;
+  /** Records a revocation held; of two by the same origin for the same IP the later one is kept. */
+  revoke(ip: string, revocation: StoredRevocation): void;
+  /** The revocation held of `origin`'s (hex) reports of `ip`, if any is live. */
+  revocation(ip: string, origin: string): StoredRevocation | undefined;
+  /** Every revocation held for an IP. */
+  revocations(ip: string): StoredRevocation[];
+
   /** The ban decision for an IP, if its score ever reached the threshold while it had live reports. */
   ban(ip: string): BanRecord | undefined;
   /** Records that an IP reached the threshold; `written` stays null until its line is in the bans log. */
   decideBan(record: BanRecord): void;
   markBanWritten(ip: string, at: number): void;
+  /**
+   * Forgets the ban decision for an IP (a ban lifted because its report was revoked, once its
+   * UNBAN line is written): new reports may ban it again.
+   */
+  forgetBan(ip: string): void;
   /** Bans decided but not yet written to the bans log, oldest first, at most `limit`. */
   pendingBans(limit: number): BanRecord[];
   /**
@@ -62,8 +76,8 @@ export interface StateStore {
   syncCursor(friend: string): SyncCursor | undefined;
   setSyncCursor(friend: string, cursor: SyncCursor, now: number): void;
   /**
-   * Deletes up to `limit` reports whose lifetime is over, with their contributions, and ban records of
-   * IPs left with no contribution. Returns what went, so quotas can follow; `done` when none is left.
+   * Deletes up to `limit` reports whose lifetime is over, with their contributions and revocations,
+   * and ban records of IPs left with no contribution. Returns what went, so quotas can follow; `done` when none is left.
    */
   expire(now: number, limit: number): ExpiredBatch;
   /** Moves a stored report that failed its re-check out of the live tables, with the reason. */
@@ -137,6 +151,17 @@ export interface StoredContribution {
   readonly hops: number;
   /** When this node first accepted a report of the IP from this origin (local ms). */
   readonly firstSeen: number;
+  readonly expiresAt: number;
+}
+
+/** A revocation held (docs/protocol.md section 17): origin's reports of the IP up to `time` do not count. */
+export interface StoredRevocation {
+  /** Origin signing key hex. */
+  readonly origin: string;
+  /** Reports of this origin with a time up to this (ms, the origin's clock) are revoked. */
+  readonly time: number;
+  readonly reason: string;
+  /** time + report lifetime: the revocation outlives every report it revokes. */
   readonly expiresAt: number;
 }
 

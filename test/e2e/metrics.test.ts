@@ -95,6 +95,20 @@ describe("metrics_listen: Prometheus metrics of a running node", () => {
       assertNamesAndLabels(mb);
       assertNamesAndLabels(ma);
 
+      // A takes one report back: both count the revocation, and each lifts its ban with one UNBAN.
+      const revoked = await f2bp2p(["-c", a.config, "revoke", ATTACKERS[0]!]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      await waitFor(
+        async () => (await scrape(urlB)).value("f2bp2p_unbans_written_total") === 1,
+        15_000,
+        "B to lift its ban",
+      );
+      for (const url of [urlA, urlB]) {
+        const m = await scrape(url);
+        assert.equal(m.value("f2bp2p_revocations_accepted_total"), 1, url);
+        assert.equal(m.value("f2bp2p_unbans_written_total"), 1, url);
+      }
+
       // Only /metrics is served.
       assert.equal((await fetch(`http://127.0.0.1:${portB}/`)).status, 404);
       assert.equal((await fetch(urlB, { method: "POST" })).status, 405);

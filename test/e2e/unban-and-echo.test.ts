@@ -1,9 +1,9 @@
 /**
  * End to end with real fail2ban-servers and real `f2bp2p run` processes on loopback:
  * - a ban B took from A's report is lifted from B's fail2ban f2bp2p jail after B's ignore list
- *   changes and B is reloaded (SIGHUP): B (running as an unprivileged user) writes UNBAN, and
- *   `f2bp2p unban-apply`, run as root as the packaged f2bp2p-unban service runs it, has fail2ban
- *   unban it;
+ *   changes and B is reloaded (SIGHUP), or after A revokes its report (`f2bp2p revoke`): B
+ *   (running as an unprivileged user) writes UNBAN, and `f2bp2p unban-apply`, run as root as the
+ *   packaged f2bp2p-unban service runs it, has fail2ban unban it;
  * - no echo: B's stock recidive jail bans that address again after the f2bp2p jail did, and B does
  *   not report it as its own, on the log-watch path and with the f2bp2p action in [DEFAULT]; a
  *   fresh address banned by B's local sshd jail is still reported (the control).
@@ -153,6 +153,73 @@ describe("lifting a ban in the real fail2ban", () => {
       assert.equal(b2.bans().split(` BAN ${attacker} `).length - 1, 1);
       assert.equal(b2.bans().split(` UNBAN ${attacker} `).length - 1, 1);
       assert.deepEqual(await bannedB(), [kept]);
+    });
+  });
+
+  it("A revokes its report: B (as an unprivileged user) writes UNBAN, unban-apply lifts it from B's f2bp2p jail", async (t) => {
+    if (!(await requireFail2ban(t))) return;
+    if (process.getuid?.() !== 0) {
+      if (process.env.CI) assert.fail("needs root to run the node as another user");
+      t.skip("needs root to run the node as another user (CI runs as root)");
+      return;
+    }
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      const files = await writeNetworkFiles(
+        { nodes: [{ name: "a" }, { name: "b", logLevel: "info" }], links: [["a", "b", 80, 80]] },
+        scene.root,
+      );
+      const configB = files.configs.get("b")!;
+      fs.chmodSync(scene.root, 0o755);
+      chownTree(path.dirname(configB), NOBODY, NOBODY);
+      const a = await runNode("a", files.configs.get("a")!, scene.teardown);
+      const b = await runNode("b", configB, scene.teardown, { uid: NOBODY, gid: NOBODY });
+      scene.nodes.set("a", a);
+      scene.nodes.set("b", b);
+      assert.equal(uidOf(b.child.pid!), NOBODY, "node B runs as nobody");
+      await connected([a, b]);
+      const hostB = await startF2bp2pJailHost(scene, b);
+      const mistake = "203.0.113.54";
+      const kept = "203.0.113.57";
+
+      await reportWithCli(a, mistake, "sshd");
+      await reportWithCli(a, kept, "sshd");
+      const bannedB = async () => statusBannedList(await hostB.fail2ban.status("f2bp2p"));
+      await waitFor(async () => (await bannedB()).length === 2, 20_000, "B's f2bp2p jail bans both");
+
+      // A's admin takes the report back.
+      const revoked = await exec(
+        process.execPath,
+        [BIN, "-c", a.config, "revoke", mistake, "--reason", "our office"],
+        { timeout: 30_000 },
+      );
+      assert.match(
+        revoked.stdout,
+        new RegExp(`^${mistake.replaceAll(".", "\\.")}: revoked \\(reason: our office\\)`),
+      );
+      await waitFor(() => b.bans().includes(` UNBAN ${mistake} reason=revoked\n`), 15_000, "B's UNBAN line");
+      assert.equal(b.bans().split(` UNBAN ${mistake} `).length - 1, 1, "one UNBAN line");
+      assert.ok(!b.bans().includes(` UNBAN ${kept} `));
+      assert.deepEqual(await originsAt(b, mistake), [], "A's report no longer counts at B");
+
+      // What the packaged f2bp2p-unban.service runs, as root, when the bans log changes.
+      const { stdout } = await exec(
+        process.execPath,
+        [
+          BIN,
+          "unban-apply",
+          "--bans-log",
+          b.bansLog,
+          "--position",
+          path.join(scene.root, "unban-position.json"),
+          "--fail2ban-socket",
+          hostB.fail2ban.socket,
+        ],
+        { timeout: 30_000 },
+      );
+      assert.equal(stdout, `${mistake}: unbanned in jail f2bp2p (reason=revoked)\n`);
+      assert.deepEqual(await bannedB(), [kept], "fail2ban-client status f2bp2p no longer lists it");
+      assert.equal(b.bans().split(` BAN ${mistake} `).length - 1, 1, "never banned again");
     });
   });
 });

@@ -5,7 +5,16 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 const SCHEMA_DIR = new URL("../../../docs/schema/", import.meta.url);
 
 /** The shapes documented in docs/json.md, one JSON Schema file each in docs/schema/. */
-export const SHAPES = ["status", "score", "bans", "check", "report", "keygen", "friend-block"] as const;
+export const SHAPES = [
+  "status",
+  "score",
+  "bans",
+  "check",
+  "report",
+  "revoke",
+  "keygen",
+  "friend-block",
+] as const;
 export type Shape = (typeof SHAPES)[number];
 
 // Strict: a schema with an unknown keyword or a loose construct fails to compile; every error is shown.

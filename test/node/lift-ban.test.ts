@@ -140,17 +140,31 @@ describe("ignore list changes", () => {
     assert.equal(lineCount(net.bansLog("b"), "UNBAN", ip), 1, "not lifted twice by the next start");
   });
 
-  it("the origin lifts its own ban and says its report still counts at friends (the revocation hook)", async () => {
+  it("the origin lifts its own ban and revokes its report, so its friends lift theirs too", async () => {
     const net = await pair();
     const a = net.node("a");
     const ip = "203.0.113.82";
-    await banFromFriend(net, ip);
+    const b = await banFromFriend(net, ip);
     const hooked: string[] = [];
-    a.on("own-report:never-ban", (e) => hooked.push(`${e.ip} ${e.reason}`));
+    a.on("own-report:never-ban", (e) => hooked.push(`${e.ip} ${e.reason} ${e.revoked}`));
+    const liftedAtB = once(b, "unban");
     a.setIgnoreList([ip]);
-    assert.deepEqual(hooked, [`${ip} ignore-list`]);
+    assert.deepEqual(hooked, [`${ip} ignore-list revoked`]);
     assert.equal(a.ledger.isBanned(ip), false);
     assert.equal(lineCount(net.bansLog("a"), "UNBAN", ip), 1);
+    const [event] = await liftedAtB;
+    assert.deepEqual(event, { ip, reason: "revoked" });
+    assert.equal(b.ledger.score(ip), 0);
+    assert.deepEqual(
+      b.ledger.revocations(ip).map((r) => r.reason),
+      ["ignore-list"],
+    );
+    assert.equal(lineCount(net.bansLog("b"), "UNBAN", ip), 1);
+    // The lifted ban is forgotten: a new detection (here b's own jail) bans the address again.
+    const again = b.reportLocal(ip, "sshd");
+    assert.equal(again.status, "accepted");
+    assert.equal(again.status === "accepted" && again.banned, true);
+    assert.equal(lineCount(net.bansLog("b"), "BAN", ip), 2);
   });
 });
 

@@ -70,6 +70,7 @@ describe("metrics of a node under hostile input", async () => {
     assert.equal(s.value("f2bp2p_friend_reports_in_total", { friend: "friend" }), 2);
     assert.equal(Number(s.family("f2bp2p_ingest_seconds").metrics[0]!.count), 2);
     assert.equal(s.value("f2bp2p_unbans_written_total"), 0);
+    assert.equal(s.value("f2bp2p_revocations_accepted_total"), 0);
     assert.equal(s.value("f2bp2p_catch_up_reports_total"), 0);
     // The friend was never started: its link is down, and says so.
     assert.equal(s.value("f2bp2p_friend_connected", { friend: "friend" }), 0);

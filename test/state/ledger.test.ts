@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { signReport } from "../../src/protocol/report.js";
+import { signRevocation } from "../../src/protocol/revocation.js";
 import { type Arrival, Ledger } from "../../src/state/ledger.js";
 import { SqliteStore } from "../../src/state/sqlite-store.js";
 import { VIA_SELF } from "../../src/trust/rules.js";
@@ -207,5 +208,72 @@ describe("Ledger", () => {
       },
     );
     assert.equal(second!.hops, 3);
+  });
+});
+
+function revocation(originSeed: number, ip = "203.0.113.7", time = T0 + 1000, reason = "mistake") {
+  const key = testKey(originSeed);
+  return signRevocation({ ip, time, origin: key.publicKey, reason }, key.signer);
+}
+
+describe("Ledger: revocations (docs/protocol.md section 17.4)", () => {
+  it("removes the origin's contribution, says to lift a ban the score falls below, and refuses the report after", () => {
+    const l = ledger(80);
+    const signed = report(1);
+    const a = l.apply({ signed, trust: 80, via: F80, path: [] });
+    assert.ok(a.kind === "accepted" && a.banNow);
+    l.apply({ signed: report(2), trust: 30, via: F60, path: [] });
+    assert.equal(l.score("203.0.113.7"), 100);
+
+    const revoked = l.apply({ signed: revocation(1), trust: 80, via: F80, path: [] });
+    assert.ok(revoked.kind === "accepted");
+    assert.equal(revoked.score, 30, "origin 2's report still counts");
+    assert.equal(revoked.lift, true, "below the threshold of a ban in force");
+    assert.equal(revoked.banNow, false);
+    assert.deepEqual(
+      l.contributions("203.0.113.7").map((c) => c.origin),
+      [testKey(2).publicKey.toString("hex")],
+    );
+    // The same report again, even a better copy through another friend: refused, no contribution.
+    assert.deepEqual(l.apply({ signed, trust: 100, via: F100, path: [] }), { kind: "revoked" });
+    assert.equal(l.score("203.0.113.7"), 30);
+    // The revocation again: a copy of one held, nothing new.
+    assert.equal(l.apply({ signed: revocation(1), trust: 80, via: F80, path: [] }).kind, "no-gain");
+  });
+
+  it("a report made after the revocation is a new detection and counts", () => {
+    const l = ledger(80);
+    l.apply({ signed: revocation(1, "203.0.113.8", T0), trust: 80, via: F80, path: [] });
+    assert.deepEqual(l.apply({ signed: report(1, "203.0.113.8", T0 - 1), trust: 80, via: F80, path: [] }), {
+      kind: "revoked",
+    });
+    const later = l.apply({ signed: report(1, "203.0.113.8", T0 + 1), trust: 80, via: F80, path: [] });
+    assert.ok(later.kind === "accepted" && later.banNow);
+    // A revocation older than the newest report leaves the contribution in place.
+    const older = l.apply({
+      signed: revocation(1, "203.0.113.8", T0, "second thoughts"),
+      trust: 80,
+      via: F80,
+      path: [],
+    });
+    assert.ok(older.kind === "accepted" && !older.lift);
+    assert.equal(l.score("203.0.113.8"), 80);
+  });
+
+  it("is held for the report lifetime after its own time, then forgotten with the ban record", () => {
+    const l = ledger(80);
+    const ip = "203.0.113.9";
+    l.apply({ signed: report(1, ip, T0), trust: 80, via: F80, path: [] });
+    assert.equal(l.isBanned(ip), true);
+    l.apply({ signed: revocation(1, ip, T0 + 1000), trust: 80, via: F80, path: [] });
+    assert.equal(l.score(ip), 0);
+    l.expire(T0 + DAY);
+    // The report is gone; the revocation still refuses any copy a friend may hold.
+    assert.deepEqual(l.apply({ signed: report(1, ip, T0), trust: 80, via: F80, path: [], at: T0 + DAY }), {
+      kind: "revoked",
+    });
+    l.expire(T0 + DAY + 1000);
+    assert.equal(l.counts().reports, 0, "report and revocation expired");
+    assert.equal(l.counts().bans, 0, "no ban record left for an address with no live report");
   });
 });
