@@ -31,6 +31,7 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
           reportsSent: f.link.sent,
           messagesSent: f.link.messagesSent,
         })),
+      worth: () => node.friendWorth().friends,
     },
     Date.now,
   );

@@ -39,6 +39,17 @@ export interface MetricsSource {
   /** Files of the state store (database and its write-ahead log); missing ones count 0 bytes. */
   storeFiles(): readonly string[];
   friends(): readonly FriendGauge[];
+  /** What each friend is worth (node/friend-worth.ts), read from the store at scrape time. */
+  worth?(): readonly FriendWorthGauge[];
+}
+
+/** One friend's worth as the metrics show it (docs/trust.md section 11). */
+export interface FriendWorthGauge {
+  readonly name: string;
+  readonly brought: number;
+  readonly confirmed: number;
+  readonly leadSecondsMedian: number | null;
+  readonly bans: number;
 }
 
 /**
@@ -122,6 +133,41 @@ export class NodeMetrics {
         this.set(source.storeFiles().reduce((sum, file) => sum + fileSize(file), 0));
       },
     });
+    const worthGauge = (
+      metric: string,
+      help: string,
+      value: (w: FriendWorthGauge) => number | null,
+    ): void => {
+      new Gauge({
+        name: name(metric),
+        help,
+        labelNames: ["friend"],
+        registers,
+        collect() {
+          this.reset();
+          for (const w of source.worth?.() ?? []) {
+            const v = value(w);
+            if (v !== null) this.set({ friend: w.name }, v);
+          }
+        },
+      });
+    };
+    worthGauge(
+      "friend_brought_reports",
+      "Reports whose first copy here came through the friend, since the store was made",
+      (w) => w.brought,
+    );
+    worthGauge(
+      "friend_confirmed_reports",
+      "IPs the friend brought that this node's own jails banned later",
+      (w) => w.confirmed,
+    );
+    worthGauge(
+      "friend_lead_seconds",
+      "Median of how far ahead of the local detection the friend's confirmed reports came",
+      (w) => w.leadSecondsMedian,
+    );
+    worthGauge("friend_bans", "Bans decided here with the friend's contribution in the score", (w) => w.bans);
     new Gauge({
       name: name("friend_connected"),
       help: "1 while the link to the friend is connected, else 0",

@@ -61,6 +61,10 @@ describe("metrics_listen: Prometheus metrics of a running node", () => {
       assert.equal(mb.value("f2bp2p_ips_banned"), 3);
       assert.equal(mb.value("f2bp2p_live_reports"), 3);
       assert.equal(mb.value("f2bp2p_friend_reports_in_total", { friend: "a" }), 3);
+      // What a is worth to b: three reports brought, three bans, none confirmed by b's own jails.
+      assert.equal(mb.value("f2bp2p_friend_brought_reports", { friend: "a" }), 3);
+      assert.equal(mb.value("f2bp2p_friend_bans", { friend: "a" }), 3);
+      assert.equal(mb.value("f2bp2p_friend_confirmed_reports", { friend: "a" }), 0);
       const messagesIn = mb.value("f2bp2p_friend_messages_in_total", { friend: "a" });
       // Envelopes and catch-up sync messages alike.
       assert.equal(messagesIn, statusB.stats.messages, "every message B received was from A and passed");
