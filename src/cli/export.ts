@@ -49,8 +49,6 @@ export function exportReports(
           if (checked.code !== "expired") skipped++;
           continue;
         }
-        // The export format carries reports only; revocations travel between nodes alone.
-        if (checked.value.report.revocation !== undefined) continue;
         if (checked.value.report.time >= oldest) reports.push(checked.value);
       }
       if (page.length < PAGE) break;

@@ -10,15 +10,21 @@
  *
  * Pure: bytes in, bytes or a reason out; no I/O.
  */
-import { MAX_REPORT_BYTES, REPORT_HEADER_BYTES, SIGNATURE_BYTES } from "../protocol/constants.js";
-import { decodeReport, type SignedReport } from "../protocol/report.js";
+import {
+  KIND_REVOCATION,
+  MAX_RECORD_BYTES,
+  REPORT_HEADER_BYTES,
+  SIGNATURE_BYTES,
+} from "../protocol/constants.js";
+import type { SignedReport } from "../protocol/report.js";
+import { decodeRecord } from "../protocol/revocation.js";
 import { sha256 } from "../protocol/signing.js";
 
 export const EXPORT_MAGIC = Buffer.from("F2BP2PEX", "latin1");
 export const EXPORT_FORMAT_VERSION = 1;
 export const RECORD_END = 0x00;
 export const RECORD_REPORT = 0x01;
-/** Reserved for revocations, which the protocol does not have yet: refused until it does. */
+/** A revocation (docs/protocol.md section 17) and its origin's signature. */
 export const RECORD_REVOCATION = 0x02;
 const FILE_HEADER_BYTES = EXPORT_MAGIC.length + 1;
 const RECORD_HEADER_BYTES = 3;
@@ -34,7 +40,7 @@ export function exportHeader(): Buffer {
 export function reportRecord(signed: Pick<SignedReport, "bytes" | "signature">): Buffer {
   const body = Buffer.concat([signed.bytes, signed.signature]);
   const head = Buffer.alloc(RECORD_HEADER_BYTES);
-  head[0] = RECORD_REPORT;
+  head[0] = signed.bytes[1] === KIND_REVOCATION ? RECORD_REVOCATION : RECORD_REPORT;
   head.writeUInt16BE(body.length, 1);
   return Buffer.concat([head, body]);
 }
@@ -94,18 +100,19 @@ export function decodeExport(file: Buffer): SignedReport[] {
         throw new ExportFormatError(bodyAt + length, "bytes after the end record");
       return reports;
     }
-    if (kind !== RECORD_REPORT)
-      throw new ExportFormatError(
-        at,
-        kind === RECORD_REVOCATION
-          ? "a revocation record, which this f2bp2p does not know yet"
-          : `unknown record kind 0x${kind.toString(16).padStart(2, "0")}`,
-      );
-    if (length < REPORT_HEADER_BYTES + 1 + SIGNATURE_BYTES || length > MAX_REPORT_BYTES + SIGNATURE_BYTES)
-      throw new ExportFormatError(at, `report record of ${length} bytes is not a report and signature`);
+    if (kind !== RECORD_REPORT && kind !== RECORD_REVOCATION)
+      throw new ExportFormatError(at, `unknown record kind 0x${kind.toString(16).padStart(2, "0")}`);
+    const what = kind === RECORD_REPORT ? "report" : "revocation";
+    if (length < REPORT_HEADER_BYTES + 1 + SIGNATURE_BYTES || length > MAX_RECORD_BYTES + SIGNATURE_BYTES)
+      throw new ExportFormatError(at, `${what} record of ${length} bytes is not a ${what} and signature`);
     const bytes = Buffer.from(body.subarray(0, length - SIGNATURE_BYTES));
-    const decoded = decodeReport(bytes);
-    if (!decoded.ok) throw new ExportFormatError(bodyAt, `report is not valid (${decoded.code})`);
+    const decoded = decodeRecord(bytes);
+    if (!decoded.ok) throw new ExportFormatError(bodyAt, `${what} is not valid (${decoded.code})`);
+    if ((decoded.value.revocation !== undefined) !== (kind === RECORD_REVOCATION))
+      throw new ExportFormatError(
+        bodyAt,
+        `a ${what} record holds a ${kind === RECORD_REPORT ? "revocation" : "report"}`,
+      );
     reports.push({
       report: decoded.value,
       bytes,

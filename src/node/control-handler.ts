@@ -3,7 +3,8 @@ import { shortId } from "../keys/identity.js";
 import { MAX_REVOCATION_REASON_BYTES, SIGNATURE_BYTES } from "../protocol/constants.js";
 import { parseIp } from "../protocol/ip.js";
 import { REJECT_SEVERITY, type RejectCode } from "../protocol/rejections.js";
-import { decodeReport, type SignedReport } from "../protocol/report.js";
+import type { SignedReport } from "../protocol/report.js";
+import { decodeRecord } from "../protocol/revocation.js";
 import { sha256 } from "../protocol/signing.js";
 import { LINK_STATE_TEXT } from "../transport/link-state.js";
 import { VIA_SELF } from "../trust/rules.js";
@@ -85,7 +86,7 @@ function importInto(node: F2bNode, request: Extract<ControlRequest, { op: "impor
   for (const text of request.reports) {
     const raw = Buffer.from(text, "base64");
     const bytes = raw.subarray(0, Math.max(0, raw.length - SIGNATURE_BYTES));
-    const decoded = decodeReport(bytes);
+    const decoded = decodeRecord(bytes);
     if (!decoded.ok) {
       invalid++;
       continue;

@@ -4,10 +4,11 @@
  */
 export const MAX_CONTROL_LINE = 4096;
 /**
- * Reports per `import` request: each is base64 of report bytes (at most 121) and signature (64),
- * at most 248 characters, so a full batch stays well inside MAX_CONTROL_LINE.
+ * Records per `import` request: each is base64 of a report or revocation (at most 153 bytes,
+ * MAX_RECORD_BYTES) and its signature (64), at most 292 characters, so a full batch stays inside
+ * MAX_CONTROL_LINE.
  */
-export const IMPORT_BATCH = 14;
+export const IMPORT_BATCH = 12;
 
 /** The reason a revocation carries when the sysadmin gives none (`f2bp2p revoke` without --reason). */
 export const DEFAULT_REVOKE_REASON = "revoked by the operator";

@@ -203,4 +203,58 @@ describe("export and import", () => {
       assert.match(badSince.stderr, /--since 'soon' is not a duration/);
     });
   });
+
+  it("a revocation in the file is verified and applied: the revoked report does not count at the importer", async (t) => {
+    const scene = new Scene(t);
+    await scene.run(t, async () => {
+      await runNetwork(scene, {
+        nodes: [{ name: "a" }, { name: "b" }, { name: "d" }],
+        links: [["a", "b", 80, 80]],
+      });
+      const [a, b, d] = ["a", "b", "d"].map((n) => scene.node(n)) as RunningNode[];
+      const [kept, revoked] = ["203.0.113.71", "2001:db8::72"] as const;
+      await reportWithCli(a!, kept, "sshd");
+      await reportWithCli(a!, revoked, "sshd");
+      const taken = await f2bp2p(["-c", a!.config, "revoke", revoked, "--reason", "mistake"]);
+      assert.equal(taken.code, 0, taken.stderr);
+      // b holds both reports and the revocation: only the kept one counts there.
+      await waitFor(
+        async () => {
+          const bans = await bansOf(b!);
+          return bans.length === 1 && bans[0]!.ip === kept && bans[0]!.ban === "written";
+        },
+        15_000,
+        "b to hold a's report and revocation",
+      );
+      const file = path.join(scene.root, "with-revocation.f2bx");
+      const exported = exportTo(b!, file);
+      assert.equal(exported.code, 0, exported.stderr);
+      // Two reports and the revocation, the revocation after the report it revokes.
+      assert.match(exported.stderr, /exported 3 report\(s\)/);
+
+      const imported = await f2bp2p(["-c", d!.config, "import", file, "--trust", "80"]);
+      assert.equal(imported.code, 0, imported.stderr);
+      await waitFor(
+        async () => (await bansOf(d!)).every((x) => x.ban === "written"),
+        15_000,
+        "d's bans marked written",
+      );
+      assert.deepEqual(await bansOf(d!), [{ ip: kept, score: 80, ban: "written" }]);
+      const run = await f2bp2p(["-c", d!.config, "bans", "--json"]);
+      const revokedHere = (JSON.parse(run.stdout) as { revoked: { ip: string; reason: string }[] }).revoked;
+      assert.deepEqual(
+        revokedHere.map((r) => [r.ip, r.reason]),
+        [[revoked, "mistake"]],
+      );
+
+      // A revocation whose signature was altered makes the whole file refused.
+      const data = fs.readFileSync(file);
+      const at = data.lastIndexOf(Buffer.from("mistake")) + 10;
+      data[at]! ^= 1;
+      const tampered = path.join(scene.root, "tampered-revocation.f2bx");
+      fs.writeFileSync(tampered, data);
+      const refused = await f2bp2p(["-c", d!.config, "import", tampered, "--trust", "80"]);
+      assert.equal(refused.code, 2, refused.stdout);
+    });
+  });
 });

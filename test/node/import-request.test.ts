@@ -44,7 +44,7 @@ describe("import over the control socket", () => {
       assert.match(JSON.stringify(bad({ trust })), /trust must be an integer from 0 to 100/);
     assert.match(JSON.stringify(bad({ relay: "yes" })), /relay must be true or false/);
     assert.match(JSON.stringify(bad({ reports: [1] })), /reports must be a list/);
-    assert.match(JSON.stringify(bad({ reports: Array(IMPORT_BATCH + 1).fill("") })), /at most 14/);
+    assert.match(JSON.stringify(bad({ reports: Array(IMPORT_BATCH + 1).fill("") })), /at most 12/);
   });
 
   it("the import pseudo-friend's key carries its trust and relay flag, and is no other key", () => {
