@@ -606,24 +606,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
-    let accepted: Accepted[];
-    try {
-      this.#openGroup();
-      accepted = this.#store!.transaction(() => {
-        creditConfirmations(this.#store!, ledger.contributions(ip.text), reportTime, now);
-        const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
-        return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
-      });
-    } catch (err: unknown) {
-      if (!(err instanceof StoreWriteError)) throw err;
-      this.#writeFailed("store", err);
-      this.#abandonGroup();
-      return { status: "store-failed", message: err.message };
-    }
-    this.#group!.accepted.push(...accepted);
-    // fail2ban waits for this answer: commit now, synced to disk, with whatever joined the group.
-    const failure = this.#commitGroup(true);
-    if (failure !== undefined) return { status: "store-failed", message: failure.message };
+    // fail2ban waits for this answer: committed now, synced to disk, with whatever joined the group.
+    const failure = this.#applyAndSync(() => {
+      creditConfirmations(this.#store!, ledger.contributions(ip.text), reportTime, now);
+      const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
+      return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
+    });
+    if (failure !== undefined) return { status: "store-failed", message: failure };
     this.stats.localReports++;
     return { status: "accepted", ...this.#banState(ip.text) };
   }
@@ -640,47 +629,56 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const via = key.toString("hex");
     const result = { accepted: 0, known: 0, own: 0, expired: 0, overQuota: 0, invalid: 0 };
     const self = this.identity.signingPublicKey;
+    const failure = this.#applyAndSync(() => {
+      const out: Accepted[] = [];
+      for (const candidate of reports) {
+        const checked = checkStoredReport(candidate, now, this.#lifetimeMs);
+        if (!checked.ok) {
+          if (checked.code === "expired") result.expired++;
+          else result.invalid++;
+          continue;
+        }
+        const signed = checked.value;
+        if (signed.report.origin.equals(self)) {
+          result.own++;
+          continue;
+        }
+        const path = [signed.report.origin, key];
+        const outcome = this.ledger.apply({ signed, trust: source.trust, via, path, at: now });
+        if (outcome.kind === "over-quota") result.overQuota++;
+        // Revoked: its origin withdrew it (a revocation is held), so it changes nothing either.
+        else if (outcome.kind === "no-gain" || outcome.kind === "revoked") result.known++;
+        else {
+          result.accepted++;
+          if (!outcome.improved) this.ledger.store.addFriendWorth(via, { brought: 1 });
+          out.push(this.#record(outcome, signed, undefined, now));
+        }
+      }
+      return out;
+    });
+    if (failure !== undefined) return { status: "store-failed", message: failure };
+    this.#c.log.info("reports imported", { trust: source.trust, relay: source.relay, ...result });
+    return { status: "imported", ...result };
+  }
+
+  /**
+   * Applies records someone waits for (a local report, a revocation, an import) in the group
+   * transaction and commits it synced to disk with whatever joined it. Returns why the store refused,
+   * or undefined; nothing of `work` is kept then.
+   */
+  #applyAndSync(work: () => Accepted[]): string | undefined {
     let accepted: Accepted[];
     try {
       this.#openGroup();
-      accepted = this.#store!.transaction(() => {
-        const out: Accepted[] = [];
-        for (const candidate of reports) {
-          const checked = checkStoredReport(candidate, now, this.#lifetimeMs);
-          if (!checked.ok) {
-            if (checked.code === "expired") result.expired++;
-            else result.invalid++;
-            continue;
-          }
-          const signed = checked.value;
-          if (signed.report.origin.equals(self)) {
-            result.own++;
-            continue;
-          }
-          const path = [signed.report.origin, key];
-          const outcome = this.ledger.apply({ signed, trust: source.trust, via, path, at: now });
-          if (outcome.kind === "over-quota") result.overQuota++;
-          // Revoked: its origin withdrew it (a revocation is held), so it changes nothing either.
-          else if (outcome.kind === "no-gain" || outcome.kind === "revoked") result.known++;
-          else {
-            result.accepted++;
-            if (!outcome.improved) this.ledger.store.addFriendWorth(via, { brought: 1 });
-            out.push(this.#record(outcome, signed, undefined, now));
-          }
-        }
-        return out;
-      });
+      accepted = this.#store!.transaction(work);
     } catch (err: unknown) {
       if (!(err instanceof StoreWriteError)) throw err;
       this.#writeFailed("store", err);
       this.#abandonGroup();
-      return { status: "store-failed", message: err.message };
+      return err.message;
     }
     this.#group!.accepted.push(...accepted);
-    const failure = this.#commitGroup(true);
-    if (failure !== undefined) return { status: "store-failed", message: failure.message };
-    this.#c.log.info("reports imported", { trust: source.trust, relay: source.relay, ...result });
-    return { status: "imported", ...result };
+    return this.#commitGroup(true)?.message;
   }
 
   /** Score, and whether the ban line is written or why it is still pending. */
@@ -865,23 +863,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (ledger.ownContribution(ip.text, self.toString("hex"), now) === undefined)
       return { status: "not-reported" };
     const signed = signRevocation({ ip: ip.text, time: now, origin: self, reason }, this.identity.signer);
-    let accepted: Accepted[];
-    try {
-      this.#openGroup();
-      accepted = this.#store!.transaction(() => {
-        const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
-        return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
-      });
-    } catch (err: unknown) {
-      if (!(err instanceof StoreWriteError)) throw err;
-      this.#writeFailed("store", err);
-      this.#abandonGroup();
-      return { status: "store-failed", message: err.message };
-    }
-    this.#group!.accepted.push(...accepted);
     // The sysadmin waits for this answer: committed, synced, sent and the ban lifted before it.
-    const failure = this.#commitGroup(true);
-    if (failure !== undefined) return { status: "store-failed", message: failure.message };
+    const failure = this.#applyAndSync(() => {
+      const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
+      return outcome.kind === "accepted" ? [this.#record(outcome, signed, undefined, now)] : [];
+    });
+    if (failure !== undefined) return { status: "store-failed", message: failure };
     return { status: "revoked", ...this.#banState(ip.text) };
   }
 

@@ -93,8 +93,17 @@ export function sealEnvelope(
   reports: readonly CarriedReport[],
   key: KeyObject,
 ): Buffer[] {
-  const bytes = encodeEnvelope(envelope);
-  const frames = [bytes, signTagged(ENVELOPE_SIGNING_TAG, bytes, key)];
+  return sealWithReports(encodeEnvelope(envelope), ENVELOPE_SIGNING_TAG, reports, key);
+}
+
+/** Frames of a message: `bytes`, the signature over `tag` ‖ bytes, then each report and its signature. */
+export function sealWithReports(
+  bytes: Buffer,
+  tag: Buffer,
+  reports: readonly CarriedReport[],
+  key: KeyObject,
+): Buffer[] {
+  const frames = [bytes, signTagged(tag, bytes, key)];
   for (const report of reports) frames.push(report.bytes, report.signature);
   return frames;
 }
@@ -148,6 +157,16 @@ export function openMessage<F>(frames: readonly Buffer[], recipient: Recipient<F
   if (!envelope.to.equals(recipient.self)) return reject("wrong-recipient");
   if (!verifyTagged(ENVELOPE_SIGNING_TAG, frames[0]!, frames[1]!, envelope.from))
     return reject("bad-hop-signature");
+  const reports = carriedReports(frames);
+  return reports.ok ? ok({ envelope, hop, reports: reports.value }) : reports;
+}
+
+/**
+ * The report (or revocation) and signature frames after a signed header and its signature, as an
+ * envelope and a sync page carry them (section 3): refused whole as `frame-too-large` when one is
+ * over its limit.
+ */
+export function carriedReports(frames: readonly Buffer[]): Result<CarriedReport[]> {
   const reports: CarriedReport[] = [];
   for (let i = 2; i < frames.length; i += 2) {
     const bytes = frames[i]!;
@@ -156,5 +175,5 @@ export function openMessage<F>(frames: readonly Buffer[], recipient: Recipient<F
       return reject("frame-too-large");
     reports.push({ bytes, signature });
   }
-  return ok({ envelope, hop, reports });
+  return ok(reports);
 }

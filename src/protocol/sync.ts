@@ -7,7 +7,6 @@ import {
   MAX_ENTRIES,
   MAX_FRAME_BYTES,
   MAX_FRAMES,
-  MAX_RECORD_BYTES,
   MAX_SYNC_LIMIT,
   MAX_TIME,
   PROTOCOL_VERSION,
@@ -19,7 +18,14 @@ import {
   SYNC_REQUEST_BYTES,
   SYNC_REQUEST_SIGNING_TAG,
 } from "./constants.js";
-import { type CarriedReport, decodeEntries, type Entry, encodeEntries } from "./envelope.js";
+import {
+  type CarriedReport,
+  carriedReports,
+  decodeEntries,
+  type Entry,
+  encodeEntries,
+  sealWithReports,
+} from "./envelope.js";
 import { ok, type Result, reject } from "./rejections.js";
 import { signTagged, verifyTagged } from "./signing.js";
 
@@ -124,10 +130,7 @@ export function entryBytes(entry: Entry): number {
 
 /** The frames of one page: its bytes, the sender's signature, then each report and its signature. */
 export function sealSyncPage(page: SyncPage, reports: readonly CarriedReport[], key: KeyObject): Buffer[] {
-  const bytes = encodeSyncPage(page);
-  const frames = [bytes, signTagged(SYNC_PAGE_SIGNING_TAG, bytes, key)];
-  for (const report of reports) frames.push(report.bytes, report.signature);
-  return frames;
+  return sealWithReports(encodeSyncPage(page), SYNC_PAGE_SIGNING_TAG, reports, key);
 }
 
 export function decodeSyncPage(bytes: Buffer): Result<SyncPage> {
@@ -214,13 +217,6 @@ export function openSyncPage<F>(
   if (!party.solicited(hop, page)) return reject("unsolicited");
   if (!verifyTagged(SYNC_PAGE_SIGNING_TAG, frames[0]!, frames[1]!, page.from))
     return reject("bad-hop-signature");
-  const reports: CarriedReport[] = [];
-  for (let i = 2; i < frames.length; i += 2) {
-    const bytes = frames[i]!;
-    const signature = frames[i + 1]!;
-    if (bytes.length > MAX_RECORD_BYTES || signature.length > SIGNATURE_BYTES)
-      return reject("frame-too-large");
-    reports.push({ bytes, signature });
-  }
-  return ok({ page, hop, reports });
+  const reports = carriedReports(frames);
+  return reports.ok ? ok({ page, hop, reports: reports.value }) : reports;
 }
