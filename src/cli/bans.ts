@@ -22,7 +22,7 @@ export interface BansEntry {
   readonly ip: string;
   readonly score: number;
   /** "written": its line is in the bans log; "pending": decided, line not written yet (disk full?);
-   * "withheld": on the never-ban list; "no": below the threshold. */
+   * "withheld": on the never-ban list, lifted, or held back by a friend's never-ban list; "no": below the threshold. */
   readonly ban: "written" | "pending" | "withheld" | "no";
   readonly bannedAt: string | null;
   readonly firstSeen: string;

@@ -46,7 +46,14 @@ interface StatusShape {
     reportsHeld: number;
     rejected: Record<string, number>;
     faults: number;
+    neverBanList: {
+      ranges: string[];
+      expires: string;
+      inForce: boolean;
+      appliesToAll: boolean;
+    } | null;
   }[];
+  neverBanShared: string[];
 }
 
 const counts = (byCode: Record<string, number>): string =>
@@ -83,6 +90,9 @@ export function formatStatus(answer: Record<string, unknown>): string {
       `watch ${s.watch.file}: ${s.watch.format}, ${s.watch.linesRead} line(s) read, ${s.watch.bansReported} ban(s) reported` +
         (s.watch.warning === undefined ? "" : `; ${s.watch.warning}`),
     );
+  lines.push(
+    `never-ban list sent to friends: ${s.neverBanShared.length === 0 ? "empty" : s.neverBanShared.join(", ")}`,
+  );
   if (s.friends.length === 0) {
     lines.push("no friends in friends.d");
     return `${lines.join("\n")}\n`;
@@ -116,6 +126,19 @@ export function formatStatus(answer: Record<string, unknown>): string {
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   lines.push("", line(header), ...rows.map(line));
   for (const f of s.friends) if (f.why !== undefined && !f.connected) lines.push(`${f.name}: ${f.why}`);
+  for (const f of s.friends) {
+    const list = f.neverBanList;
+    if (list === null) continue;
+    const reach = list.appliesToAll
+      ? "no report bans them here"
+      : "its reports and those relayed through it do not ban them";
+    const ranges = list.ranges.length === 0 ? "(empty)" : list.ranges.join(", ");
+    lines.push(
+      list.inForce
+        ? `${f.name} never-ban list, until ${list.expires} (${reach}): ${ranges}`
+        : `${f.name} never-ban list expired at ${list.expires}: ${ranges}`,
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -124,6 +147,8 @@ export function formatScore(s: Extract<ControlResponse, { status: "score" }>): s
   const lines = [
     `${s.ip}: score ${s.score} (threshold ${s.threshold}), ${s.banned ? "banned" : "not banned"}`,
   ];
+  if (s.heldBackBy !== undefined)
+    lines.push(`  not banned: friend ${s.heldBackBy}'s never-ban list holds the ban back`);
   for (const o of s.origins)
     lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
   for (const r of s.revoked ?? [])

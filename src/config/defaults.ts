@@ -35,7 +35,15 @@ export const NODE_DEFAULTS = {
   metrics_listen: null,
   /** Let `metrics_listen` bind an address other than loopback (127.0.0.0/8, ::1). */
   metrics_allow_remote: false,
+  /**
+   * Send friends this host's own public interface addresses in the never-ban list, besides the
+   * ranges of `share_never_ban` (docs/protocol.md section 18).
+   */
+  share_own_addresses: true,
 } as const;
+
+/** Default of a friend file's `never_ban_applies_to_all`: its never-ban list holds back only its own reports. */
+export const DEFAULT_NEVER_BAN_APPLIES_TO_ALL = false;
 
 /**
  * The port the docs suggest for `metrics_listen` (127.0.0.1:7712): the one after the relay's usual
@@ -57,6 +65,11 @@ export const WIRE_LIMITS = {
   MAX_IP_BYTES: 45,
   /** How far in the future a report's time may be before it is refused (clock skew allowance), ms. */
   MAX_CLOCK_SKEW_MS: 5 * 60 * 1000,
+  /** Most ranges in one never-ban list (docs/protocol.md section 18). */
+  MAX_NEVER_BAN_ENTRIES: 64,
+  /** Widest prefix in a never-ban list: IPv4 /24, IPv6 /48. */
+  NEVER_BAN_WIDEST_PREFIX_V4: 24,
+  NEVER_BAN_WIDEST_PREFIX_V6: 48,
 } as const;
 
 /** Inclusive ranges of the config values (numbers; durations in seconds; lengths in characters). */

@@ -47,6 +47,13 @@ export interface NodeConfig {
    * reports like any other address; by default none (node/special-purpose.ts). Normalised text.
    */
   readonly specialBannable: readonly string[];
+  /**
+   * Ranges this node asks its friends never to ban because of it (its never-ban list, docs/protocol.md
+   * section 18): at most 64, none wider than /24 (IPv4) or /48 (IPv6).
+   */
+  readonly shareNeverBan: readonly string[];
+  /** Add this host's public interface addresses to the never-ban list. */
+  readonly shareOwnAddresses: boolean;
   /** Operational log level: error, warn, info, debug. Default info. */
   readonly logLevel: "error" | "warn" | "info" | "debug";
   /**
@@ -84,4 +91,9 @@ export interface FriendConfig {
   readonly curveKey: string;
   /** How much we trust this friend's reports, 0–100. Default 80. */
   readonly trust: number;
+  /**
+   * Let this friend's never-ban list hold back every report of its addresses here, not only the
+   * friend's own and those relayed through it (docs/trust.md: a rogue friend could shield an attacker).
+   */
+  readonly neverBanAppliesToAll: boolean;
 }

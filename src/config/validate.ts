@@ -9,10 +9,12 @@ import { parseRange, RANGE_EXPECTED, type RangeProblem } from "../protocol/ip.js
 import { FAIL2BAN_JAIL_PATTERN, MAX_FAIL2BAN_JAIL_CHARS } from "../protocol/jail.js";
 import {
   DEFAULT_FRIEND_TRUST,
+  DEFAULT_NEVER_BAN_APPLIES_TO_ALL,
   defaultSpoolDir,
   LIMITS,
   NODE_DEFAULTS,
   SUGGESTED_METRICS_PORT,
+  WIRE_LIMITS,
 } from "./defaults.js";
 import type { ConfigProblem, ConfigProblemCode } from "./errors.js";
 import type { FriendConfig, MetricsListen, NodeConfig, WatchConfig } from "./types.js";
@@ -378,6 +380,25 @@ export const ipOrCidrRule: Rule<string> = {
   },
 };
 
+const NEVER_BAN_RANGE_EXPECTED = `${IGNORE_EXPECTED}, no wider than /${WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V4} for IPv4 or /${WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V6} for IPv6`;
+
+/** An entry of `share_never_ban`: an address or range a friend's never-ban list may hold (protocol section 18). */
+export const neverBanRangeRule: Rule<string> = {
+  expected: NEVER_BAN_RANGE_EXPECTED,
+  check(value) {
+    const checked = ipOrCidrRule.check(value);
+    if (!checked.ok) return { ...checked, expected: NEVER_BAN_RANGE_EXPECTED };
+    const parsed = parseRange(checked.value);
+    const widest =
+      parsed.ok && parsed.range.family === 4
+        ? WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V4
+        : WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V6;
+    if (parsed.ok && parsed.range.prefix < widest)
+      return { ok: false, code: "out-of-range", expected: NEVER_BAN_RANGE_EXPECTED, got: checked.value };
+    return checked;
+  },
+};
+
 // ---------------------------------------------------------------------------
 // Keys
 // ---------------------------------------------------------------------------
@@ -515,14 +536,18 @@ class MappingReader {
     return this.take(key, Object.hasOwn(this.map, key) ? this.map[key] : fallback, rule);
   }
 
-  /** A list whose items each follow `rule`; problems name the item (`ignore[2]`). */
-  list<T>(key: string, rule: Rule<T>): T[] | undefined {
+  /** A list of at most `maxItems` whose items each follow `rule`; problems name the item (`ignore[2]`). */
+  list<T>(key: string, rule: Rule<T>, maxItems = Number.POSITIVE_INFINITY): T[] | undefined {
     this.known.push(key);
     if (!Object.hasOwn(this.map, key)) return [];
     const value = this.map[key];
-    const expected = `a list, each item ${rule.expected}`;
+    const most = Number.isFinite(maxItems) ? ` (at most ${maxItems})` : "";
+    const expected = `a list${most}, each item ${rule.expected}`;
     if (!Array.isArray(value)) {
       return this.fail(key, { code: "wrong-type", expected, got: describeValue(value) });
+    }
+    if (value.length > maxItems) {
+      return this.fail(key, { code: "out-of-range", expected, got: `${value.length} items` });
     }
     const items = value.map((item, i) => this.take(`${key}[${i}]`, item, rule));
     return items.every((item) => item !== undefined) ? (items as T[]) : undefined;
@@ -643,6 +668,8 @@ export function validateNodeDocument(raw: unknown, file: string): NodeValidation
     friendsDir: r.optional("friends_dir", pathRule(baseDir), d.friends_dir),
     ignore: r.list("ignore", ipOrCidrRule),
     specialBannable: r.list("special_bannable", ipOrCidrRule),
+    shareNeverBan: r.list("share_never_ban", neverBanRangeRule, WIRE_LIMITS.MAX_NEVER_BAN_ENTRIES),
+    shareOwnAddresses: r.optional("share_own_addresses", booleanRule, d.share_own_addresses),
     logLevel: r.optional("log_level", logLevelRule, d.log_level),
     watch: readWatch(r.mapping("watch"), baseDir),
     metricsListen: r.optional(
@@ -696,6 +723,11 @@ export function validateFriendDocument(raw: unknown, file: string): FriendValida
     signingKey: r.required("signing_key", signingKeyRule),
     curveKey: r.required("curve_key", curveKeyRule),
     trust: r.optional("trust", rangeRule(LIMITS.trust), DEFAULT_FRIEND_TRUST),
+    neverBanAppliesToAll: r.optional(
+      "never_ban_applies_to_all",
+      booleanRule,
+      DEFAULT_NEVER_BAN_APPLIES_TO_ALL,
+    ),
   };
   r.rejectUnknownKeys();
   const { name, signingKey, curveKey } = values;

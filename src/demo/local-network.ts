@@ -25,6 +25,8 @@ export interface NodeSpec {
   readonly logLevel?: "error" | "warn" | "info" | "debug";
   /** `sync_interval` (e.g. "2s"); the node's default when not given. */
   readonly syncInterval?: string;
+  /** `share_never_ban`: ranges this node asks its friends never to ban because of it. */
+  readonly shareNeverBan?: readonly string[];
 }
 
 export interface NetworkFiles {
@@ -82,6 +84,7 @@ export async function writeNetworkFiles(spec: NetworkSpec, dir?: string): Promis
       log_level: node.logLevel ?? "warn",
     };
     if (node.syncInterval !== undefined) config.sync_interval = node.syncInterval;
+    if (node.shareNeverBan !== undefined) config.share_never_ban = node.shareNeverBan;
     if (node.watch) config.watch = { fail2ban_log: node.watch.fail2banLog, jails: node.watch.jails };
     const file = path.join(home, "f2bp2p.yaml");
     fs.writeFileSync(file, YAML.stringify(config));

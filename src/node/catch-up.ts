@@ -350,13 +350,15 @@ export class CatchUp {
   /**
    * A friend asks for our log after its cursor (already verified). Returns false when the friend
    * asks more often than REQUESTS_PER_SECOND (refused as `rate-limited`). The answer is built in
-   * slices between other work and replaces any earlier answer to this friend still waiting.
+   * slices between other work and replaces any earlier answer to this friend still waiting;
+   * `beforePages` runs once the request is admitted, before the first page is queued.
    */
-  answer(friend: SyncFriend, request: SyncRequest): boolean {
+  answer(friend: SyncFriend, request: SyncRequest, beforePages?: () => void): boolean {
     const s = this.#sync(friend);
     const now = this.#o.now();
     if (s.requests.available(now) < 1) return false;
     s.requests.take(1, now);
+    beforePages?.();
     const generation = ++s.answer;
     void this.#answer(friend, s, request, generation).catch((err: unknown) => {
       this.#o.log.error("cannot answer a sync request", { friend: friend.config.name, error: String(err) });

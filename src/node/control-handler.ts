@@ -121,11 +121,36 @@ function scoreOf(node: F2bNode, ipText: string): ControlResponse {
       hops: c.hops,
       via: c.via === VIA_SELF ? "self" : (node.friends.find((f) => f.key === c.via)?.config.name ?? "?"),
     })),
+    ...heldBackOf(node, ip.text),
     revoked: node.ledger.revocations(ip.text).map((r) => ({
       origin: shortId(Buffer.from(r.origin, "hex")),
       time: new Date(r.time).toISOString(),
       reason: r.reason,
     })),
+  };
+}
+
+/** The friend whose never-ban list holds back the ban of an address (docs/protocol.md section 18), if any. */
+function heldBackOf(node: F2bNode, ip: string): { heldBackBy?: string } {
+  const by = node.heldBackBy(ip);
+  if (by === undefined) return {};
+  return { heldBackBy: node.friends.find((f) => f.key === by)?.config.name ?? by };
+}
+
+/** A friend's never-ban list as `status` shows it; null when it sent none. */
+function neverBanListStatus(
+  node: F2bNode,
+  friendKey: string,
+  appliesToAll: boolean,
+): Record<string, unknown> | null {
+  const list = node.neverBanListOf(friendKey);
+  if (list === undefined) return null;
+  return {
+    ranges: list.ranges,
+    signed: new Date(list.time).toISOString(),
+    expires: new Date(list.expiresAt).toISOString(),
+    inForce: list.inForce,
+    appliesToAll,
   };
 }
 
@@ -154,6 +179,7 @@ export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string,
     clock: node.clockSkew.status(),
     ...(watch !== undefined ? { watch } : {}),
     worth: node.friendWorth(),
+    neverBanShared: node.sharedNeverBan.map((r) => r.text),
     friends: node.friends.map((f) => ({
       name: f.config.name,
       endpoint: f.config.endpoint,
@@ -166,6 +192,7 @@ export function statusOf(node: F2bNode, extra: StatusExtra = {}): Record<string,
       dropped: f.link.dropped,
       expired: f.link.expired,
       sync: node.syncStatus(f.key),
+      neverBanList: neverBanListStatus(node, f.key, f.config.neverBanAppliesToAll),
       reportsHeld: node.ledger.broughtBy(f.key),
       rejected: f.rejected,
       // Refusals a correct friend never causes: a misbehaving or broken friend shows here.

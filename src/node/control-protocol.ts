@@ -46,6 +46,8 @@ export type ControlResponse =
       threshold: number;
       banned: boolean;
       origins: { origin: string; trust: number; hops: number; via: string }[];
+      /** The friend whose never-ban list holds back this address's ban (docs/protocol.md section 18). */
+      heldBackBy?: string;
       /** Origins whose reports of the address are revoked (their revocation is held here). */
       revoked: { origin: string; time: string; reason: string }[];
     }

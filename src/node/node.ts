@@ -6,20 +6,25 @@ import { parseEndpointHost } from "../config/load.js";
 import type { FriendConfig, NodeConfig } from "../config/types.js";
 import { AuthLog } from "../fail2ban/auth-log.js";
 import { type Identity, shortId } from "../keys/identity.js";
-import { claimOf, FriendRateLimit } from "../limits/rate-limit.js";
+import { claimOf, FriendRateLimit, TokenBucket } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
 import {
+  KIND_NEVER_BAN_LIST,
   KIND_SYNC_PAGE,
   KIND_SYNC_REQUEST,
+  MAX_NEVER_BAN_LIST_LIFETIME_MS,
+  NEVER_BAN_LIST_SIGNING_TAG,
   PROTOCOL_VERSION,
   REVOCATION_REASON_PATTERN,
 } from "../protocol/constants.js";
 import { type OpenedMessage as Opened, openMessage } from "../protocol/envelope.js";
-import { parseIp } from "../protocol/ip.js";
+import { type IpRange, parseIp } from "../protocol/ip.js";
 import { jailLabel } from "../protocol/jail.js";
+import { decodeNeverBanList, openNeverBanList, sealNeverBanList } from "../protocol/never-ban-list.js";
 import type { RejectCode } from "../protocol/rejections.js";
 import { type SignedReport, signReport } from "../protocol/report.js";
 import { signRevocation } from "../protocol/revocation.js";
+import { verifyTagged } from "../protocol/signing.js";
 import { type OpenedSyncPage, openSyncPage, openSyncRequest } from "../protocol/sync.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { type NodeState, openNodeState } from "../state/open.js";
@@ -37,6 +42,7 @@ import type { Logger } from "../util/logger.js";
 import { formatBanLine, formatUnbanLine, LIFT_REASON, type LiftReason } from "./ban-line.js";
 import { BansLog, BansLogError } from "./bans-log.js";
 import { CatchUp, type SyncStatus } from "./catch-up.js";
+import { FriendNeverBanLists, isShielded } from "./friend-never-ban.js";
 import {
   creditBan,
   creditConfirmations,
@@ -50,6 +56,7 @@ import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans, reconcilePendingLifts } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
 import { type FriendPlan, planFriends } from "./reload.js";
+import { sameRanges, sharedNeverBan } from "./shared-never-ban.js";
 
 /** Clock, logger, ZeroMQ context and store come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
@@ -174,6 +181,8 @@ export interface NodeEvents {
   unban: [{ ip: string; reason: LiftReason }];
   /** A revocation was accepted here (first copy): its origin withdrew its reports of `ip`. */
   "revocation:accepted": [{ ip: string; origin: string; score: number }];
+  /** A friend's never-ban list was taken (`changed`: other ranges than the one held, or the first). */
+  "never-ban-list": [{ friend: string; ranges: string[]; changed: boolean }];
   /**
    * An address this node reported itself is now on the never-ban list (ignore changed): its ban here
    * is lifted and the report revoked (#revokeOwnReportOf), so friends stop counting it.
@@ -195,6 +204,15 @@ interface Accepted {
 const EXPIRE_EVERY_MS = 60_000;
 /** The lift reason of a ban whose score a revocation took below the threshold. */
 const REVOKED: LiftReason = "revoked";
+/** The lift reason of a ban a friend's never-ban list now holds back (docs/protocol.md section 18). */
+const FRIEND_NEVER_BAN: LiftReason = "friend-never-ban";
+/**
+ * Changed never-ban lists taken from one friend: each change makes the node look at its bans again,
+ * so a friend cannot keep it doing that (a list re-sent unchanged costs nothing and is not counted).
+ */
+const LIST_CHANGES = { reportsPerSecond: 1, burst: 5 } as const;
+/** A list re-sent unchanged is written to the store again only when it extends the expiry by this much. */
+const LIST_REFRESH_WRITE_MS = 3600_000;
 /** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
 const MARK_FLUSH_MS = 500;
 /** While writes are failing, how often the node tries again what is pending. */
@@ -249,6 +267,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #ownState: NodeState | undefined;
   readonly #bansLog: BansLog;
   #neverBan: NeverBan;
+  /** Never-ban lists friends sent (docs/protocol.md section 18), kept in the store too. */
+  readonly #friendLists = new FriendNeverBanLists();
+  /** Changed lists admitted per friend (LIST_CHANGES). */
+  readonly #listChanges = new Map<string, TokenBucket>();
+  #listExpiryTimer: NodeJS.Timeout | undefined;
+  /** This node's own never-ban list, sent to every friend. */
+  #shared: readonly IpRange[] = [];
   /** Friends' endpoint addresses (address → why), kept so a new ignore list can be built with them. */
   readonly #friendAddresses = new Map<string, string>();
   /** Why each pending lift was decided, for its UNBAN line (a lift resumed after a restart: "resumed"). */
@@ -451,6 +476,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#writePendingLifts();
     await this.#protectFriendAddresses();
     this.#liftNeverBanned();
+    this.setSharedNeverBan(this.config.shareNeverBan, this.config.shareOwnAddresses, false);
+    this.#loadNeverBanLists();
     await this.#authLog.start(this.#friendHosts());
     try {
       await this.#listener.start();
@@ -480,6 +507,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     this.#stopped = true;
     clearInterval(this.#expireTimer);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#listExpiryTimer);
     this.#catchUp.stop();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
@@ -549,6 +577,17 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#c.now(),
     );
     for (const f of added) f.link.start();
+    // A dropped friend's list no longer counts; a kept one's never_ban_applies_to_all may have changed.
+    for (const f of plan.dropped) {
+      this.#friendLists.delete(f.key);
+      this.#listChanges.delete(f.key);
+      try {
+        this.#store?.transaction(() => this.#store!.dropNeverBanList(f.key));
+      } catch (err: unknown) {
+        this.#writeFailed("store", err);
+      }
+    }
+    this.#reviewNeverBanLists();
     void this.#protectFriendAddresses();
     void this.#authLog.setFriends(this.#friendHosts());
     return plan;
@@ -708,7 +747,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const ban = this.ledger.ban(ip.text);
     if (ban === undefined || (ban.withheld && ban.writtenAt === null)) return { status: "not-banned" };
     const writtenAt = ban.writtenAt ?? this.#unmarkedBans.get(ip.text) ?? null;
-    const lifted: BanRecord = { ...ban, writtenAt, withheld: true };
+    const heldBy = reason === FRIEND_NEVER_BAN ? (this.#heldBackBy(ip.text, this.#c.now()) ?? null) : null;
+    const lifted: BanRecord = { ...ban, writtenAt, withheld: true, heldBy };
     try {
       this.#openGroup();
       this.#store!.transaction(() => {
@@ -889,6 +929,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         this.#handleSyncPage(frames);
         return;
       }
+      if (head[1] === KIND_NEVER_BAN_LIST) {
+        this.#handleNeverBanList(frames);
+        return;
+      }
     }
     const claim = claimOf(frames);
     if (!this.#rateLimit.admits(claim, this.#c.now())) {
@@ -932,7 +976,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     const { request, friend } = opened.value;
-    if (!this.#catchUp.answer(friend, request)) {
+    // Our never-ban list leads every answer: a friend that was away gets it by catch-up (section 18.3).
+    if (
+      !this.#catchUp.answer(friend, request, () =>
+        friend.link.sendNeverBanList(this.#sealNeverBanList(friend)),
+      )
+    ) {
       this.#rejected("rate-limited", friend);
       return;
     }
@@ -1206,13 +1255,24 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const isRevocation = signed.report.revocation !== undefined;
     if (from !== undefined && !outcome.improved && !isRevocation)
       this.ledger.store.addFriendWorth(from.key, { brought: 1 });
-    if (outcome.banNow) {
-      creditBan(this.ledger.store, this.ledger.contributions(ip));
-      const withheld = this.#neverBan.has(ip);
-      ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld };
-      this.ledger.store.decideBan(ban);
-      if (withheld)
-        this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
+    // A ban a friend's never-ban list holds back is looked at again with each report that counts.
+    const held = !outcome.banNow && score >= this.config.threshold ? this.ledger.ban(ip) : undefined;
+    if (outcome.banNow || held?.heldBy) {
+      const heldBy = this.#heldBackBy(ip, now);
+      if (outcome.banNow || heldBy === undefined) {
+        if (heldBy === undefined) creditBan(this.ledger.store, this.ledger.contributions(ip));
+        const withheld = heldBy !== undefined || this.#neverBan.has(ip);
+        ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld, heldBy: heldBy ?? null };
+        this.ledger.store.decideBan(ban);
+        if (heldBy !== undefined)
+          this.#c.log.info("score reached threshold but a friend's never-ban list holds the ban back", {
+            ip,
+            score,
+            friend: this.#friendsByKey.get(heldBy)?.config.name,
+          });
+        else if (withheld)
+          this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
+      }
     }
     return { outcome, signed, from, ban };
   }
@@ -1393,6 +1453,249 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     } catch (err: unknown) {
       this.#writeFailed("store", err);
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Never-ban lists (docs/protocol.md section 18)
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * This node's own never-ban list: the configured ranges (`share_never_ban`) and, with
+   * `shareOwnAddresses`, this host's public addresses. Sent to every friend at once when it changed
+   * (`send`), and before every answer to a friend's sync request.
+   */
+  setSharedNeverBan(configured: readonly string[], shareOwnAddresses: boolean, send = true): void {
+    const { ranges, left } = sharedNeverBan(configured, shareOwnAddresses);
+    if (left.length > 0)
+      this.#c.log.warn("never-ban list is full: these addresses of this host are not in it", { left });
+    if (sameRanges(ranges, this.#shared)) return;
+    this.#shared = ranges;
+    this.#c.log.info("never-ban list for friends", { ranges: ranges.map((r) => r.text) });
+    if (send) for (const f of this.#friends) f.link.sendNeverBanList(this.#sealNeverBanList(f));
+  }
+
+  /** The ranges this node asks its friends never to ban because of it. */
+  get sharedNeverBan(): readonly IpRange[] {
+    return this.#shared;
+  }
+
+  #sealNeverBanList(friend: Friend): Buffer[] {
+    const time = this.#c.now();
+    return sealNeverBanList(
+      {
+        from: this.identity.signingPublicKey,
+        to: friend.signingKey,
+        time,
+        expiresAt: time + MAX_NEVER_BAN_LIST_LIFETIME_MS,
+        ranges: this.#shared,
+      },
+      this.identity.signer,
+    );
+  }
+
+  /** A friend's never-ban list: checked whole (section 18.2), kept when newer, bans looked at again. */
+  #handleNeverBanList(frames: Buffer[]): void {
+    const now = this.#c.now();
+    const opened = openNeverBanList(frames, {
+      self: this.identity.signingPublicKey,
+      friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
+      now,
+    });
+    if (!opened.ok) {
+      this.#rejected(opened.code, opened.sender);
+      return;
+    }
+    const { list, friend, bytes, signature } = opened.value;
+    const held = this.#friendLists.get(friend.key);
+    if (held !== undefined && list.time <= held.time) {
+      this.#rejected("superseded", friend);
+      return;
+    }
+    const changed = held === undefined || held.expiresAt <= now || !sameRanges(held.ranges, list.ranges);
+    if (changed) {
+      const bucket = this.#listChanges.get(friend.key) ?? new TokenBucket(LIST_CHANGES, now);
+      this.#listChanges.set(friend.key, bucket);
+      if (bucket.available(now) < 1) {
+        this.#rejected("rate-limited", friend);
+        return;
+      }
+      bucket.take(1, now);
+    }
+    if (changed || held === undefined || list.expiresAt - held.expiresAt >= LIST_REFRESH_WRITE_MS) {
+      try {
+        this.#commitGroup(true);
+        this.#store!.transaction(() =>
+          this.#store!.putNeverBanList({
+            friend: friend.key,
+            time: list.time,
+            expiresAt: list.expiresAt,
+            bytes: Buffer.from(bytes),
+            signature: Buffer.from(signature),
+          }),
+        );
+      } catch (err: unknown) {
+        // Not applied: the friend sends it again with its next sync answer.
+        this.#writeFailed("store", err);
+        return;
+      }
+    }
+    this.#friendLists.set(friend.key, list);
+    this.emit("never-ban-list", {
+      friend: friend.config.name,
+      ranges: list.ranges.map((r) => r.text),
+      changed,
+    });
+    if (!changed) return;
+    this.#c.log.info("never-ban list from friend", {
+      friend: friend.config.name,
+      ranges: list.ranges.map((r) => r.text),
+      expires: new Date(list.expiresAt).toISOString(),
+    });
+    this.#reviewNeverBanLists();
+  }
+
+  /** The lists kept in the store, re-checked (a damaged one is dropped and asked for again by sync). */
+  #loadNeverBanLists(): void {
+    try {
+      for (const stored of this.ledger.store.neverBanLists()) {
+        const decoded = decodeNeverBanList(stored.bytes);
+        const friend = this.#friendsByKey.get(stored.friend);
+        if (
+          decoded.ok &&
+          friend !== undefined &&
+          decoded.value.from.equals(friend.signingKey) &&
+          verifyTagged(NEVER_BAN_LIST_SIGNING_TAG, stored.bytes, stored.signature, friend.signingKey)
+        )
+          this.#friendLists.set(stored.friend, decoded.value);
+        else if (friend !== undefined)
+          this.#c.log.warn("a stored never-ban list failed its re-check; waiting for a new one", {
+            friend: friend.config.name,
+          });
+      }
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+    }
+    this.#reviewNeverBanLists();
+  }
+
+  /**
+   * The friend whose never-ban list holds back the ban of `ip` now, if any: the score without the
+   * contributions the lists in force hold back (friend-never-ban.ts) stays under the threshold.
+   */
+  heldBackBy(ip: string, now = this.#c.now()): string | undefined {
+    return this.#heldBackBy(ip, now);
+  }
+
+  #heldBackBy(ip: string, now: number): string | undefined {
+    const parsed = parseIp(ip);
+    if (parsed === null) return undefined;
+    const shields = this.#friendLists.shields(
+      parsed,
+      now,
+      (friend) => this.#friendsByKey.get(friend)?.config.neverBanAppliesToAll,
+    );
+    if (shields.length === 0) return undefined;
+    const contributions = this.ledger.contributions(ip);
+    const shielded = contributions.filter((c) => isShielded(c, shields));
+    if (
+      shielded.length === 0 ||
+      this.ledger.score(ip, (c) => !isShielded(c, shields)) >= this.config.threshold
+    )
+      return undefined;
+    const first = shielded[0]!;
+    return shields.find((s) => s.all || s.friend === first.origin || s.friend === first.via)!.friend;
+  }
+
+  /**
+   * After a list changed, expired or a friend's settings changed: bans a list now holds back are
+   * lifted (UNBAN, reason friend-never-ban); bans it no longer holds back are decided and written.
+   */
+  #reviewNeverBanLists(): void {
+    if (this.#ledger === undefined || this.#stopped) return;
+    const now = this.#c.now();
+    let active: BanRecord[];
+    let held: BanRecord[];
+    try {
+      active = this.#friendLists.nextExpiry(now) === undefined ? [] : [...this.ledger.store.activeBans()];
+      held = this.ledger.store.heldBans();
+    } catch (err: unknown) {
+      this.#writeFailed("store", err);
+      return;
+    }
+    for (const ban of active) {
+      const by = this.#heldBackBy(ban.ip, now);
+      if (by === undefined) continue;
+      const result = this.liftBan(ban.ip, FRIEND_NEVER_BAN);
+      this.#c.log.info("lifting a ban a friend's never-ban list now holds back", {
+        ip: ban.ip,
+        friend: this.#friendsByKey.get(by)?.config.name,
+        result: result.status,
+      });
+    }
+    const released = held.filter((b) => this.#heldBackBy(b.ip, now) === undefined);
+    if (released.length > 0) {
+      const decided: BanRecord[] = [];
+      try {
+        this.#commitGroup(true);
+        this.#store!.transaction(() => {
+          for (const b of released) {
+            const score = this.ledger.score(b.ip);
+            if (score < this.config.threshold) {
+              this.#store!.forgetBan(b.ip);
+              continue;
+            }
+            const ban = {
+              ...b,
+              score,
+              decidedAt: now,
+              writtenAt: null,
+              withheld: this.#neverBan.has(b.ip),
+              heldBy: null,
+            };
+            this.#store!.decideBan(ban);
+            if (!ban.withheld) {
+              creditBan(this.ledger.store, this.ledger.contributions(b.ip));
+              decided.push(ban);
+            }
+          }
+        });
+      } catch (err: unknown) {
+        this.#writeFailed("store", err);
+        return;
+      }
+      for (const ban of decided)
+        this.#c.log.info("a friend's never-ban list no longer holds the ban back", {
+          ip: ban.ip,
+          score: ban.score,
+        });
+      if (decided.length > 0) this.#writeBans(decided);
+    }
+    this.#scheduleListExpiry(now);
+  }
+
+  /** Looks at the bans again when the next list in force expires. */
+  #scheduleListExpiry(now: number): void {
+    clearTimeout(this.#listExpiryTimer);
+    const next = this.#friendLists.nextExpiry(now);
+    if (next === undefined) return;
+    this.#listExpiryTimer = setTimeout(
+      () => {
+        this.#c.log.info("a friend's never-ban list expired");
+        this.#reviewNeverBanLists();
+      },
+      Math.min(next - now + 1, 2 ** 31 - 1),
+    );
+    this.#listExpiryTimer.unref();
+  }
+
+  /** Each friend's never-ban list held here, for status. */
+  neverBanListOf(
+    friendKey: string,
+  ): { ranges: string[]; time: number; expiresAt: number; inForce: boolean } | undefined {
+    const list = this.#friendLists.get(friendKey);
+    if (list === undefined) return undefined;
+    const { time, expiresAt } = list;
+    return { ranges: list.ranges.map((r) => r.text), time, expiresAt, inForce: expiresAt > this.#c.now() };
   }
 
   #rejected(code: RejectCode, friend: Friend | undefined): void {

@@ -5,7 +5,8 @@ import type { Logger } from "../util/logger.js";
 
 /**
  * `systemctl reload f2bp2p` (SIGHUP): re-read what a running node can take on without a restart,
- * friends.d, `ignore` (bans of newly ignored addresses are lifted), the bans log and the auth log
+ * friends.d, `ignore` (bans of newly ignored addresses are lifted), the never-ban list sent to
+ * friends (`share_never_ban`, `share_own_addresses`), the bans log and the auth log
  * (both reopened, for logrotate). A config, friend file or key that has
  * problems is refused as a whole: the node keeps running with what it has and logs why.
  */
@@ -67,6 +68,8 @@ export interface Reloadable {
   replaceFriends(friends: readonly FriendConfig[]): FriendPlan<unknown>;
   /** The new `ignore` list: applied at once, bans of its addresses lifted (F2bNode.setIgnoreList). */
   setIgnoreList(ignore: readonly string[]): void;
+  /** The new never-ban list for friends (`share_never_ban`, `share_own_addresses`): sent at once when it changed. */
+  setSharedNeverBan(configured: readonly string[], shareOwnAddresses: boolean): void;
   reopenBansLog(): void;
   reopenAuthLog(): void;
 }
@@ -108,6 +111,7 @@ export function reloadNode(node: Reloadable, log: Logger): ReloadOutcome {
   const plan = node.replaceFriends(friends);
   node.reopenBansLog();
   node.setIgnoreList(config.ignore);
+  node.setSharedNeverBan(config.shareNeverBan, config.shareOwnAddresses);
   node.reopenAuthLog();
   const summary = { added: plan.added.length, dropped: plan.dropped.length, total: friends.length };
   log.info("reloaded", { friends: summary.total, added: summary.added, dropped: summary.dropped });

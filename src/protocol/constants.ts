@@ -10,6 +10,8 @@ export const KIND_SYNC_REQUEST = 0x03;
 export const KIND_SYNC_PAGE = 0x04;
 /** Revocation: an origin withdraws its own reports of an IP (docs/protocol.md section 17). */
 export const KIND_REVOCATION = 0x05;
+/** Never-ban list: a node asks a friend never to ban these addresses because of it (section 18). */
+export const KIND_NEVER_BAN_LIST = 0x06;
 
 /** Domain tags keep a signature over one kind of bytes from ever verifying as another kind. */
 export const REPORT_SIGNING_TAG = Buffer.from("f2bp2p/v1/report\0", "latin1");
@@ -17,6 +19,7 @@ export const ENVELOPE_SIGNING_TAG = Buffer.from("f2bp2p/v1/envelope\0", "latin1"
 export const SYNC_REQUEST_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-request\0", "latin1");
 export const SYNC_PAGE_SIGNING_TAG = Buffer.from("f2bp2p/v1/sync-page\0", "latin1");
 export const REVOCATION_SIGNING_TAG = Buffer.from("f2bp2p/v1/revocation\0", "latin1");
+export const NEVER_BAN_LIST_SIGNING_TAG = Buffer.from("f2bp2p/v1/never-ban\0", "latin1");
 
 export const KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -73,3 +76,20 @@ export const SYNC_PAGE_HEADER_BYTES =
   4 + KEY_BYTES + KEY_BYTES + REQUEST_ID_BYTES + SYNC_LOG_ID_BYTES + 8 + 8;
 /** Most entries one sync request may ask for: bounds the answer to 16 full pages. */
 export const MAX_SYNC_LIMIT = 1024;
+
+/** Never-ban list header: version, kind, count, reserved, from, to, u64 time, u64 expires. */
+export const NEVER_BAN_LIST_HEADER_BYTES = 4 + KEY_BYTES + KEY_BYTES + 8 + 8;
+/** One list entry: family (4 or 6), prefix length, 16 address bytes (IPv4 in the first 4). */
+export const NEVER_BAN_ENTRY_BYTES = 18;
+/** Most entries in one never-ban list: a friend can shield only a few addresses. */
+export const MAX_NEVER_BAN_ENTRIES = WIRE_LIMITS.MAX_NEVER_BAN_ENTRIES;
+/** Largest never-ban list frame: a full list. */
+export const MAX_NEVER_BAN_LIST_BYTES =
+  NEVER_BAN_LIST_HEADER_BYTES + MAX_NEVER_BAN_ENTRIES * NEVER_BAN_ENTRY_BYTES;
+/** Widest prefix a list may hold, per family: a host, a home or an office, never a provider's block. */
+export const NEVER_BAN_WIDEST_PREFIX: Readonly<Record<4 | 6, number>> = {
+  4: WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V4,
+  6: WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V6,
+};
+/** Longest a list may be in force after its time (ms): 7 days; a sender re-signs it on every sync answer. */
+export const MAX_NEVER_BAN_LIST_LIFETIME_MS = 7 * 24 * 3600 * 1000;

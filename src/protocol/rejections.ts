@@ -33,7 +33,11 @@ export type RejectCode =
   // Local policy: the sending friend is over its rate (friend_reports_per_second); not verified.
   | "rate-limited"
   // A sync page this node did not ask for (or no longer waits for): not verified.
-  | "unsolicited";
+  | "unsolicited"
+  // A never-ban list with a range wider than /24 (IPv4) or /48 (IPv6) (section 18).
+  | "range-too-wide"
+  // A never-ban list no newer than the one held from that friend (section 18).
+  | "superseded";
 
 export type Result<T> =
   | { readonly ok: true; readonly value: T }
@@ -79,4 +83,7 @@ export const REJECT_SEVERITY: Readonly<Record<RejectCode, RejectSeverity>> = {
   "rate-limited": "local-policy",
   // An answer that arrives after its request timed out is late, not wrong.
   unsolicited: "stale",
+  "range-too-wide": "friend-fault",
+  // A copy delayed behind a newer one: not the sender's fault.
+  superseded: "stale",
 };

@@ -196,9 +196,16 @@ export class Ledger {
     return this.#store.revocations(ip);
   }
 
-  /** Current score of an IP (0 when unknown). */
-  score(ip: string): number {
-    return ipScore(this.#store.contributions(ip), this.#options.trustOfVia);
+  /**
+   * Current score of an IP (0 when unknown). `counts` leaves contributions out (those a friend's
+   * never-ban list holds back, node/friend-never-ban.ts).
+   */
+  score(ip: string, counts?: (c: StoredContribution) => boolean): number {
+    const contributions = this.#store.contributions(ip);
+    return ipScore(
+      counts === undefined ? contributions : contributions.filter(counts),
+      this.#options.trustOfVia,
+    );
   }
 
   /** The ban decision for an IP while it has live reports: pending, written or withheld. */

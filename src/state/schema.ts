@@ -117,6 +117,20 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX revocations_by_expiry ON revocations (expires_at);
   `,
+  // 5: never-ban lists (docs/protocol.md section 18): the newest list each friend sent, as received
+  // (bytes and signature), and, on a ban record, the friend whose list holds it back.
+  `
+  CREATE TABLE never_ban_lists (
+    friend     BLOB PRIMARY KEY,    -- the friend's signing key
+    time       INTEGER NOT NULL,    -- the list's time (the friend's clock, ms): a newer one replaces it
+    expires_at INTEGER NOT NULL,    -- when it stops being in force (ms)
+    bytes      BLOB NOT NULL,
+    signature  BLOB NOT NULL
+  ) WITHOUT ROWID;
+  -- Set on a withheld ban record while a friend's never-ban list holds the ban back: when the list
+  -- changes or expires the address is looked at again.
+  ALTER TABLE bans ADD COLUMN held_by BLOB;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

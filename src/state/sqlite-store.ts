@@ -19,6 +19,7 @@ import {
   StoreDamagedError,
   type StoredContribution,
   type StoredFriendWorth,
+  type StoredNeverBanList,
   type StoredReport,
   type StoredRevocation,
   StoreWriteError,
@@ -270,8 +271,41 @@ export class SqliteStore implements StateStore {
 
   decideBan(b: BanRecord): void {
     this.#writing(() =>
-      this.#s.decideBan.run(b.ip, b.score, b.origin, b.hops, b.decidedAt, b.writtenAt, b.withheld ? 1 : 0),
+      this.#s.decideBan.run(
+        b.ip,
+        b.score,
+        b.origin,
+        b.hops,
+        b.decidedAt,
+        b.writtenAt,
+        b.withheld ? 1 : 0,
+        b.heldBy ? Buffer.from(b.heldBy, "hex") : null,
+      ),
     );
+  }
+
+  heldBans(): BanRecord[] {
+    return (this.#s.heldBans.all() as Row[]).map(toBan);
+  }
+
+  neverBanLists(): StoredNeverBanList[] {
+    return (this.#s.neverBanLists.all() as Row[]).map((row) => ({
+      friend: (row.friend as Buffer).toString("hex"),
+      time: row.time as number,
+      expiresAt: row.expires_at as number,
+      bytes: row.bytes as Buffer,
+      signature: row.signature as Buffer,
+    }));
+  }
+
+  putNeverBanList(l: StoredNeverBanList): void {
+    this.#writing(() =>
+      this.#s.putNeverBanList.run(Buffer.from(l.friend, "hex"), l.time, l.expiresAt, l.bytes, l.signature),
+    );
+  }
+
+  dropNeverBanList(friend: string): void {
+    this.#writing(() => this.#s.dropNeverBanList.run(Buffer.from(friend, "hex")));
   }
 
   forgetBan(ip: string): void {
@@ -526,7 +560,7 @@ export class SqliteStore implements StateStore {
 }
 
 const IPS_QUERY = `SELECT c.ip, c.origin, c.trust, c.via, c.hops, c.first_seen, c.expires_at,
-    b.score, b.origin AS ban_origin, b.hops AS ban_hops, b.decided_at, b.written_at, b.withheld
+    b.score, b.origin AS ban_origin, b.hops AS ban_hops, b.decided_at, b.written_at, b.withheld, b.held_by
   FROM contributions c LEFT JOIN bans b ON b.ip = c.ip`;
 
 function prepare(db: Database.Database) {
@@ -582,9 +616,15 @@ function prepare(db: Database.Database) {
     anyContribution: db.prepare("SELECT 1 FROM contributions WHERE ip = ? LIMIT 1"),
     ban: db.prepare("SELECT * FROM bans WHERE ip = ?"),
     decideBan: db.prepare(
-      `INSERT OR REPLACE INTO bans (ip, score, origin, hops, decided_at, written_at, withheld)
-       VALUES (?,?,?,?,?,?,?)`,
+      `INSERT OR REPLACE INTO bans (ip, score, origin, hops, decided_at, written_at, withheld, held_by)
+       VALUES (?,?,?,?,?,?,?,?)`,
     ),
+    heldBans: db.prepare("SELECT * FROM bans WHERE held_by IS NOT NULL ORDER BY ip"),
+    neverBanLists: db.prepare("SELECT * FROM never_ban_lists ORDER BY friend"),
+    putNeverBanList: db.prepare(
+      "INSERT OR REPLACE INTO never_ban_lists (friend, time, expires_at, bytes, signature) VALUES (?,?,?,?,?)",
+    ),
+    dropNeverBanList: db.prepare("DELETE FROM never_ban_lists WHERE friend = ?"),
     markBanWritten: db.prepare("UPDATE bans SET written_at = ? WHERE ip = ?"),
     pendingBans: db.prepare(
       "SELECT * FROM bans WHERE written_at IS NULL AND withheld = 0 ORDER BY decided_at LIMIT ?",
@@ -775,6 +815,7 @@ function toBan(row: Row): BanRecord {
     decidedAt: row.decided_at as number,
     writtenAt: (row.written_at as number | null) ?? null,
     withheld: row.withheld === 1,
+    heldBy: row.held_by instanceof Buffer ? row.held_by.toString("hex") : null,
   };
 }
 

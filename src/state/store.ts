@@ -53,6 +53,14 @@ export interface StateStore {
    * UNBAN line is written): new reports may ban it again.
    */
   forgetBan(ip: string): void;
+  /** Bans a friend's never-ban list holds back (withheld with `heldBy`), in IP order. */
+  heldBans(): BanRecord[];
+  /** The newest never-ban list of each friend, as received (docs/protocol.md section 18). */
+  neverBanLists(): StoredNeverBanList[];
+  /** Keeps a friend's never-ban list in place of the one held. */
+  putNeverBanList(list: StoredNeverBanList): void;
+  /** Forgets a friend's never-ban list (friend signing key hex). */
+  dropNeverBanList(friend: string): void;
   /** Bans decided but not yet written to the bans log, oldest first, at most `limit`. */
   pendingBans(limit: number): BanRecord[];
   /**
@@ -182,6 +190,21 @@ export interface BanRecord {
    * same reports do not ban the address again.
    */
   readonly withheld: boolean;
+  /**
+   * Signing key hex of the friend whose never-ban list holds this ban back (withheld, never written),
+   * or null. Looked at again when that list changes or expires.
+   */
+  readonly heldBy?: string | null;
+}
+
+/** A friend's never-ban list as received: its bytes and signature, re-checked when loaded. */
+export interface StoredNeverBanList {
+  /** The friend's signing key, hex. */
+  readonly friend: string;
+  readonly time: number;
+  readonly expiresAt: number;
+  readonly bytes: Buffer;
+  readonly signature: Buffer;
 }
 
 /** A stored report with its place in the catch-up log. */

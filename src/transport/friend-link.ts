@@ -93,6 +93,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #state: LinkState = "connecting";
   /** Our newest sync request to this friend, waiting to be sent: only the newest is worth sending. */
   #syncRequest: Buffer[] | undefined;
+  #neverBanList: Buffer[] | undefined;
   /** Pages of our answer to the friend's sync request: sent when no live report waits. */
   readonly #syncPages: Buffer[][] = [];
   /** Reports sent (entries), and messages (envelopes) they went in, since the link was made. */
@@ -221,6 +222,17 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   }
 
   /**
+   * Queues this node's never-ban list for the friend (docs/protocol.md section 18), replacing one not
+   * yet sent; it leaves after a waiting sync request and before live reports and sync pages, so the
+   * friend judges what follows with it.
+   */
+  sendNeverBanList(frames: Buffer[]): void {
+    if (this.#closed) return;
+    this.#neverBanList = frames;
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /**
    * Queues the pages of an answer to the friend's sync request; `replace` drops pages of an earlier
    * answer still waiting (the friend asked again, so it no longer waits for them). Pages leave only
    * when no live report waits, so a catch-up never delays live reports by more than one page.
@@ -269,6 +281,12 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
           const request = this.#syncRequest;
           this.#syncRequest = undefined;
           if (!(await this.#sendControl(request))) this.#syncRequest ??= request;
+          continue;
+        }
+        if (this.#neverBanList !== undefined) {
+          const list = this.#neverBanList;
+          this.#neverBanList = undefined;
+          if (!(await this.#sendControl(list))) this.#neverBanList ??= list;
           continue;
         }
         if (this.#queue.length === 0) {

@@ -62,6 +62,8 @@ describe("loadNodeConfig: valid files", () => {
       friendsDir: path.join(dir, "friends.d"),
       ignore: [],
       specialBannable: [],
+      shareNeverBan: [],
+      shareOwnAddresses: true,
       logLevel: "info",
       watch: null,
       metricsListen: null,
@@ -360,6 +362,32 @@ describe("loadNodeConfig: problems", () => {
     for (const key of ["listen", "threshold", "report_lifetime", "ignore[0]", "ignore[1]"]) {
       problemAt(err, file, key, "out-of-range");
     }
+  });
+
+  test("share_never_ban: each entry no wider than /24 or /48, at most 64; share_own_addresses a boolean", (t) => {
+    const dir = tempDir(t);
+    const ok = loadNodeConfig(
+      configWith(dir, "share_never_ban: [198.51.100.7/24, '2001:db8:1::/48']\nshare_own_addresses: false\n"),
+    );
+    assert.deepEqual(ok.shareNeverBan, ["198.51.100.0/24", "2001:db8:1::/48"]);
+    assert.equal(ok.shareOwnAddresses, false);
+    const file = configWith(
+      dir,
+      "share_never_ban: [198.51.100.0/23, '2001:db8::/47', nonsense]\nshare_own_addresses: maybe\n",
+    );
+    const err = configError(() => loadNodeConfig(file));
+    problemAt(err, file, "share_never_ban[0]", "out-of-range");
+    problemAt(err, file, "share_never_ban[1]", "out-of-range");
+    problemAt(err, file, "share_never_ban[2]", "invalid-value");
+    problemAt(err, file, "share_own_addresses", "wrong-type");
+    const many = Array.from({ length: 65 }, (_, i) => `203.0.113.${i}`).join(", ");
+    const tooMany = configWith(dir, `share_never_ban: [${many}]\n`);
+    problemAt(
+      configError(() => loadNodeConfig(tooMany)),
+      tooMany,
+      "share_never_ban",
+      "out-of-range",
+    );
   });
 
   test("out-of-range: a control socket path of 100 bytes or more", (t) => {

@@ -20,7 +20,11 @@ describe("loadFriends: valid folders", () => {
     const dir = tempDir(t);
     const [a, b, c, d] = [newKeys(), newKeys(), newKeys(), newKeys()];
     const fileB = writeFile(dir, "beta.yml", friendYaml("beta", b, { endpoint: "tcp://[2001:db8::2]:7711" }));
-    const fileA = writeFile(dir, "alpha.yaml", friendYaml("alpha", a, { extra: ["trust: 0"] }));
+    const fileA = writeFile(
+      dir,
+      "alpha.yaml",
+      friendYaml("alpha", a, { extra: ["trust: 0", "never_ban_applies_to_all: true"] }),
+    );
     writeFile(dir, ".hidden.yaml", friendYaml("hidden", c));
     writeFile(dir, "gamma.yaml.bak", friendYaml("gamma", d));
     writeFile(dir, "README", "not yaml: [\n");
@@ -33,6 +37,7 @@ describe("loadFriends: valid folders", () => {
         signingKey: a.signingKey,
         curveKey: a.curveKey,
         trust: 0,
+        neverBanAppliesToAll: true,
       },
       {
         file: fileB,
@@ -41,6 +46,7 @@ describe("loadFriends: valid folders", () => {
         signingKey: b.signingKey,
         curveKey: b.curveKey,
         trust: 80,
+        neverBanAppliesToAll: false,
       },
     ]);
   });

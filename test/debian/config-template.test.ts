@@ -47,10 +47,11 @@ describe("the packaged config template", () => {
     const config = loadNodeConfig(file);
     const minimal = loadNodeConfig(path.join(dir, "minimal.yaml"));
     assert.deepEqual(
-      { ...config, file: "", ignore: [], watch: null },
-      { ...minimal, file: "", ignore: [], watch: null },
+      { ...config, file: "", ignore: [], shareNeverBan: [], watch: null },
+      { ...minimal, file: "", ignore: [], shareNeverBan: [], watch: null },
     );
     assert.deepEqual(config.ignore, ["192.0.2.0/24"]);
+    assert.deepEqual(config.shareNeverBan, ["192.0.2.0/24"]);
     assert.deepEqual(config.watch, { fail2banLog: "/var/log/fail2ban.log", jails: ["sshd"] });
   });
 });

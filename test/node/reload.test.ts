@@ -11,6 +11,7 @@ function friend(n: number, over: Partial<FriendConfig> = {}): FriendConfig {
     signingKey: new Uint8Array(32).fill(n),
     curveKey: String(n).repeat(40).slice(0, 40),
     trust: 80,
+    neverBanAppliesToAll: false,
     ...over,
   };
 }
