@@ -211,6 +211,12 @@ const FRIEND_NEVER_BAN: LiftReason = "friend-never-ban";
  * so a friend cannot keep it doing that (a list re-sent unchanged costs nothing and is not counted).
  */
 const LIST_CHANGES = { reportsPerSecond: 1, burst: 5 } as const;
+/**
+ * Never-ban list messages taken from one friend, changed or not: checked before the signature and
+ * charged after it, like reports (FriendRateLimit). A friend sends one per answer to our sync
+ * requests, and those are at most 10 a second, so this never refuses a correct friend.
+ */
+const LIST_MESSAGES = { reportsPerSecond: 10, burst: 20 } as const;
 /** A list re-sent unchanged is written to the store again only when it extends the expiry by this much. */
 const LIST_REFRESH_WRITE_MS = 3600_000;
 /** Longest a written ban line waits for its "written" mark to be committed when nothing else is. */
@@ -271,6 +277,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #friendLists = new FriendNeverBanLists();
   /** Changed lists admitted per friend (LIST_CHANGES). */
   readonly #listChanges = new Map<string, TokenBucket>();
+  /** List messages admitted per friend (LIST_MESSAGES). */
+  readonly #listMessages = new Map<string, TokenBucket>();
   #listExpiryTimer: NodeJS.Timeout | undefined;
   /** This node's own never-ban list, sent to every friend. */
   #shared: readonly IpRange[] = [];
@@ -581,6 +589,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     for (const f of plan.dropped) {
       this.#friendLists.delete(f.key);
       this.#listChanges.delete(f.key);
+      this.#listMessages.delete(f.key);
       try {
         this.#store?.transaction(() => this.#store!.dropNeverBanList(f.key));
       } catch (err: unknown) {
@@ -1496,6 +1505,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   /** A friend's never-ban list: checked whole (section 18.2), kept when newer, bans looked at again. */
   #handleNeverBanList(frames: Buffer[]): void {
     const now = this.#c.now();
+    const claimed = frames[0]!.length >= 36 ? frames[0]!.toString("hex", 4, 36) : "";
+    const messages = this.#listMessages.get(claimed);
+    if (messages !== undefined && messages.available(now) < 1) {
+      this.#rejected("rate-limited", undefined);
+      return;
+    }
     const opened = openNeverBanList(frames, {
       self: this.identity.signingPublicKey,
       friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
@@ -1506,6 +1521,10 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     const { list, friend, bytes, signature } = opened.value;
+    // Charged once the signature proved the sender: naming another friend spends nothing of its share.
+    const bucket = this.#listMessages.get(friend.key) ?? new TokenBucket(LIST_MESSAGES, now);
+    this.#listMessages.set(friend.key, bucket);
+    bucket.take(1, now);
     const held = this.#friendLists.get(friend.key);
     if (held !== undefined && list.time <= held.time) {
       this.#rejected("superseded", friend);
@@ -1513,13 +1532,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     }
     const changed = held === undefined || held.expiresAt <= now || !sameRanges(held.ranges, list.ranges);
     if (changed) {
-      const bucket = this.#listChanges.get(friend.key) ?? new TokenBucket(LIST_CHANGES, now);
-      this.#listChanges.set(friend.key, bucket);
-      if (bucket.available(now) < 1) {
+      const changes = this.#listChanges.get(friend.key) ?? new TokenBucket(LIST_CHANGES, now);
+      this.#listChanges.set(friend.key, changes);
+      if (changes.available(now) < 1) {
         this.#rejected("rate-limited", friend);
         return;
       }
-      bucket.take(1, now);
+      changes.take(1, now);
     }
     if (changed || held === undefined || list.expiresAt - held.expiresAt >= LIST_REFRESH_WRITE_MS) {
       try {

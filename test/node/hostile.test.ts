@@ -6,6 +6,8 @@ import fc from "fast-check";
 import * as zmq from "zeromq";
 import { loadNode, writeNetworkFiles } from "../../src/demo/local-network.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
+import { parseRange } from "../../src/protocol/ip.js";
+import { sealNeverBanList } from "../../src/protocol/never-ban-list.js";
 import { signReport } from "../../src/protocol/report.js";
 import { sealSyncPage, sealSyncRequest } from "../../src/protocol/sync.js";
 
@@ -121,5 +123,43 @@ describe("a node under hostile input", async () => {
     // A burst of 10, then 10 a second: at least 4 of 15 sent at once are refused.
     assert.ok(limited >= 4 && limited <= 5, `rate-limited ${limited} of 15`);
     assert.equal(me.friends[0]!.rejected["rate-limited"], limited);
+  });
+
+  it("takes at most 20 never-ban lists at once from a friend, and at most 5 changed ones", () => {
+    const before = { ...me.stats.rejected };
+    const friendBefore = me.friends[0]!.rejected["rate-limited"] ?? 0;
+    const rateLimited = () => (me.stats.rejected["rate-limited"] ?? 0) - (before["rate-limited"] ?? 0);
+    /** A list of one address, 198.51.100.N, signed by the friend with a time `i` ms after the first. */
+    const list = (i: number, n: number): Buffer[] => {
+      const parsed = parseRange(`198.51.100.${n}`);
+      assert.ok(parsed.ok);
+      return sealNeverBanList(
+        {
+          from: friend.signingPublicKey,
+          to: me.identity.signingPublicKey,
+          time: Date.now() - 60_000 + i,
+          expiresAt: Date.now() + 3600_000,
+          ranges: [parsed.range],
+        },
+        friend.signer,
+      );
+    };
+    // Changed every time: the first five are taken, the rest refused before the bans are looked at.
+    for (let i = 0; i < 8; i++) me.handleMessage(list(i, i));
+    assert.equal(rateLimited(), 3);
+    assert.deepEqual(me.neverBanListOf(me.friends[0]!.key)?.ranges, ["198.51.100.4"]);
+    // An older list than the one held is stale: not taken.
+    me.handleMessage(list(-1000, 9));
+    assert.equal((me.stats.rejected.superseded ?? 0) - (before.superseded ?? 0), 1);
+    assert.deepEqual(me.neverBanListOf(me.friends[0]!.key)?.ranges, ["198.51.100.4"]);
+    // The same list again and again: 20 at once in all (9 already), then refused before the signature.
+    for (let i = 8; i < 40; i++) me.handleMessage(list(i, 4));
+    const limited = rateLimited() - 3;
+    assert.ok(limited >= 20 && limited <= 21, `rate-limited ${limited} of 32`);
+    assert.equal(
+      (me.friends[0]!.rejected["rate-limited"] ?? 0) - friendBefore,
+      3,
+      "only the changed lists count against it",
+    );
   });
 });
