@@ -46,8 +46,10 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   const onUnban = (): void => metrics.unbanWritten();
   const onRevocation = (): void => metrics.revocationAccepted();
   const onSync = (m: { friend: string; reports: number }): void => metrics.syncMessage(m.friend, m.reports);
+  const onList = (m: { friend: string }): void => metrics.syncMessage(m.friend, 0);
   const unsubscribe = (): void => {
     node.off("sync:message", onSync);
+    node.off("never-ban-list:message", onList);
     node.off("unban", onUnban);
     node.off("revocation:accepted", onRevocation);
     node.off("report:accepted", onAccepted);
@@ -60,6 +62,7 @@ export async function attachMetrics(node: F2bNode, log: Logger): Promise<Attache
   node.on("ban", onBan);
   node.on("message:ingested", onIngested);
   node.on("sync:message", onSync);
+  node.on("never-ban-list:message", onList);
   node.on("unban", onUnban);
   node.on("revocation:accepted", onRevocation);
   const server = new MetricsServer(listen, metrics, log);

@@ -268,8 +268,9 @@ export class NodeMetrics {
 
   /**
    * A catch-up sync message from `friend` passed its checks (docs/protocol.md section 13): a request
-   * (`reports` 0) or a page of `reports` entries. Counted as a message in from the friend; the page's
-   * reports count as catch-up reports, not as live ones.
+   * (`reports` 0) or a page of `reports` entries; or a never-ban list (section 18, `reports` 0).
+   * Counted as a message in from the friend; the page's reports count as catch-up reports, not as
+   * live ones.
    */
   syncMessage(friend: string, reports: number): void {
     this.#friendMessagesIn.inc({ friend });

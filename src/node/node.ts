@@ -181,6 +181,8 @@ export interface NodeEvents {
   unban: [{ ip: string; reason: LiftReason }];
   /** A revocation was accepted here (first copy): its origin withdrew its reports of `ip`. */
   "revocation:accepted": [{ ip: string; origin: string; score: number }];
+  /** A never-ban list from this friend passed its signature check (taken or not). */
+  "never-ban-list:message": [{ friend: string }];
   /** A friend's never-ban list was taken (`changed`: other ranges than the one held, or the first). */
   "never-ban-list": [{ friend: string; ranges: string[]; changed: boolean }];
   /**
@@ -1521,6 +1523,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     const { list, friend, bytes, signature } = opened.value;
+    this.emit("never-ban-list:message", { friend: friend.config.name });
     // Charged once the signature proved the sender: naming another friend spends nothing of its share.
     const bucket = this.#listMessages.get(friend.key) ?? new TokenBucket(LIST_MESSAGES, now);
     this.#listMessages.set(friend.key, bucket);
