@@ -144,7 +144,12 @@ runs_unprivileged() {
 		grep -Eq '^CapBnd:\\s+0+$' /proc/$pid/status
 		grep -Eq '^NoNewPrivs:\\s+1$' /proc/$pid/status
 		test \"\$(stat -c '%U %G %a' /run/f2bp2p/control.sock)\" = 'f2bp2p f2bp2p 660'
-	" || { ct grep -E '^(Uid|Cap|NoNewPrivs)' "/proc/$pid/status"; return 1; }
+		# LimitNOFILE=65536, or as high as this container's own hard limit lets systemd go.
+		hard=\$(awk '/^Max open files/ { print \$5 }' /proc/1/limits)
+		want=\$(( hard < 65536 ? hard : 65536 ))
+		grep -Eq \"^Max open files +\$want +\$want \" /proc/$pid/limits
+		test \"\$(systemctl show -P MemoryMax f2bp2p)\" = 1073741824
+	" || { ct grep -E '^(Uid|Cap|NoNewPrivs)' "/proc/$pid/status"; ct grep 'open files' "/proc/$pid/limits"; return 1; }
 }
 check "the service runs as f2bp2p with no capabilities" runs_unprivileged
 
