@@ -1266,8 +1266,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const isRevocation = signed.report.revocation !== undefined;
     if (from !== undefined && !outcome.improved && !isRevocation)
       this.ledger.store.addFriendWorth(from.key, { brought: 1 });
-    // A ban a friend's never-ban list holds back is looked at again with each report that counts.
-    const held = !outcome.banNow && score >= this.config.threshold ? this.ledger.ban(ip) : undefined;
+    // A ban a friend's never-ban list holds back is looked at again with each report that counts
+    // (only lists held can hold one back: without any, the lookup is skipped).
+    const held =
+      !outcome.banNow && score >= this.config.threshold && this.#friendLists.size > 0
+        ? this.ledger.ban(ip)
+        : undefined;
     if (outcome.banNow || held?.heldBy) {
       const heldBy = this.#heldBackBy(ip, now);
       if (outcome.banNow || heldBy === undefined) {
