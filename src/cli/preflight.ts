@@ -1,10 +1,12 @@
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import * as zmq from "zeromq";
 import type { ConfigProblem } from "../config/errors.js";
 import type { NodeConfig } from "../config/types.js";
 import { parseEndpoint } from "../config/validate.js";
+import { sharedNeverBan } from "../node/shared-never-ban.js";
 import { auditPermissions } from "./permissions.js";
 
 /**
@@ -39,7 +41,10 @@ export function permissionFindings(
   return { problems, warnings };
 }
 
-export async function preflight(config: NodeConfig): Promise<Preflight> {
+export async function preflight(
+  config: NodeConfig,
+  interfaces: ReturnType<typeof os.networkInterfaces> = os.networkInterfaces(),
+): Promise<Preflight> {
   const { problems, warnings } = permissionFindings(config);
   const notes: string[] = [];
   if (!zmq.capability.curve) {
@@ -87,6 +92,12 @@ export async function preflight(config: NodeConfig): Promise<Preflight> {
     const folder = writableFolder(path.dirname(file));
     if (folder !== undefined) warnings.push(`${key}: ${folder.expected}, got ${folder.got}`);
   }
+  // The same list `run` sends friends (protocol section 18): what does not fit is left out.
+  const { left } = sharedNeverBan(config.shareNeverBan, config.shareOwnAddresses, interfaces);
+  if (left.length > 0)
+    warnings.push(
+      `share_never_ban: the never-ban list for friends holds at most 64 entries; this host's addresses ${left.join(", ")} do not fit and are not sent (share fewer ranges, or set share_own_addresses: false)`,
+    );
   const socketFolder = writableFolder(path.dirname(config.controlSocket));
   if (socketFolder !== undefined)
     problems.push({ file: config.file, key: "control_socket", code: "unusable", ...socketFolder });

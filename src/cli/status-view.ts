@@ -132,7 +132,7 @@ export function formatStatus(answer: Record<string, unknown>): string {
     const reach = list.appliesToAll
       ? "no report bans them here"
       : "its reports and those relayed through it do not ban them";
-    const ranges = list.ranges.length === 0 ? "(empty)" : list.ranges.join(", ");
+    const ranges = list.ranges.length === 0 ? "empty" : list.ranges.join(", ");
     lines.push(
       list.inForce
         ? `${f.name} never-ban list, until ${list.expires} (${reach}): ${ranges}`

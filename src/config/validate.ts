@@ -394,7 +394,12 @@ export const neverBanRangeRule: Rule<string> = {
         ? WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V4
         : WIRE_LIMITS.NEVER_BAN_WIDEST_PREFIX_V6;
     if (parsed.ok && parsed.range.prefix < widest)
-      return { ok: false, code: "out-of-range", expected: NEVER_BAN_RANGE_EXPECTED, got: checked.value };
+      return {
+        ok: false,
+        code: "out-of-range",
+        expected: `a range no wider than /${widest} for IPv${parsed.range.family} (a never-ban list names hosts, a home or an office)`,
+        got: checked.value,
+      };
     return checked;
   },
 };
