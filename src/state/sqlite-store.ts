@@ -6,6 +6,7 @@ import { decodeRecord } from "../protocol/revocation.js";
 import { sha256 } from "../protocol/signing.js";
 import { type CopyMark, VIA_SELF } from "../trust/rules.js";
 import { createOwnedLikeParent } from "../util/owner.js";
+import { Checkpointer, WAL_BACKSTOP_PAGES } from "./checkpointer.js";
 import { LOG_ID_BYTES, MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 import {
   type BanRecord,
@@ -56,14 +57,20 @@ export class SqliteStore implements StateStore {
   #seq = 0;
   #logId: Buffer | undefined;
   #worthStatements: ReturnType<typeof prepareWorth> | undefined;
+  #checkpointer: Checkpointer | undefined;
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
-   * database of a version this code knows; the file is then left untouched.
+   * database of a version this code knows; the file is then left untouched. `backgroundCheckpoints`
+   * (the running node): WAL checkpoints run on a worker thread (checkpointer.ts), not in commits.
    */
   constructor(
     stateDir: string,
-    options: { readonly integrityCheck?: boolean; readonly readOnly?: boolean } = {},
+    options: {
+      readonly integrityCheck?: boolean;
+      readonly readOnly?: boolean;
+      readonly backgroundCheckpoints?: boolean;
+    } = {},
   ) {
     this.file = path.join(stateDir, STORE_FILE);
     const readOnly = options.readOnly === true;
@@ -105,6 +112,7 @@ export class SqliteStore implements StateStore {
       this.#migrate();
       this.#s = prepare(this.#db);
       this.#seq = this.#highestSeq();
+      if (options.backgroundCheckpoints === true) this.#checkpointInBackground();
     } catch (err: unknown) {
       this.#db.close();
       if (err instanceof StoreDamagedError) throw err;
@@ -119,6 +127,16 @@ export class SqliteStore implements StateStore {
     if (problems.length > 0) {
       throw new StoreDamagedError(this.file, `SQLite's quick_check found damage: ${problems.join("; ")}`);
     }
+  }
+
+  /** Hands checkpoints to a worker thread; should it fail, this connection checkpoints again itself. */
+  #checkpointInBackground(): void {
+    const defaultPages = this.#db.pragma("wal_autocheckpoint", { simple: true }) as number;
+    this.#db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    this.#checkpointer = new Checkpointer(this.file, () => {
+      this.#checkpointer = undefined;
+      if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${defaultPages}`);
+    });
   }
 
   #migrate(): void {
@@ -485,6 +503,8 @@ export class SqliteStore implements StateStore {
   }
 
   close(): void {
+    this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     if (!this.#db.open) return;
     try {
       this.#db.pragma("optimize");

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { signReport } from "../../src/protocol/report.js";
+import { SqliteStore } from "../../src/state/sqlite-store.js";
+import type { StoredReport } from "../../src/state/store.js";
+import { testKey } from "../helpers/keys.js";
+import { waitFor } from "../helpers/wait.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function stateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "f2bp2p-checkpoint-"));
+  dirs.push(dir);
+  return dir;
+}
+
+const origin = testKey(7);
+const FRIEND = "f1".repeat(32);
+const T0 = Date.now();
+
+function stored(i: number): StoredReport {
+  const signed = signReport(
+    { ip: `198.51.100.${(i % 250) + 1}`, time: T0 + i, origin: origin.publicKey, jail: "sshd" },
+    origin.signer,
+  );
+  return {
+    signed,
+    trust: 80,
+    via: FRIEND,
+    path: [origin.publicKey, Buffer.from(FRIEND, "hex")],
+    shorter: [],
+    broughtBy: FRIEND,
+    acceptedAt: T0,
+    expiresAt: T0 + 86_400_000,
+  };
+}
+
+describe("state store: WAL checkpoints on a worker thread", () => {
+  it("copies committed pages into state.db without the committing connection doing it", async () => {
+    const dir = stateDir();
+    const store = new SqliteStore(dir, { backgroundCheckpoints: true });
+    const file = path.join(dir, "state.db");
+    const before = fs.statSync(file).size;
+    store.transaction(() => {
+      for (let i = 0; i < 300; i++) store.insertReport(stored(i));
+    });
+    // Far below the committing connection's own threshold (WAL_BACKSTOP_PAGES): only the worker copies.
+    await waitFor(() => fs.statSync(file).size > before, 10_000, "state.db to grow by a checkpoint");
+    assert.equal(store.counts().reports, 300);
+    store.close();
+    const reopened = new SqliteStore(dir);
+    assert.equal(reopened.counts().reports, 300);
+    assert.equal(reopened.broughtCounts().get(FRIEND), 300);
+    reopened.close();
+  });
+
+  it("without it, the committing connection keeps SQLite's own checkpoints (nothing copied below 1,000 pages)", () => {
+    const dir = stateDir();
+    const store = new SqliteStore(dir);
+    const file = path.join(dir, "state.db");
+    const before = fs.statSync(file).size;
+    store.transaction(() => {
+      for (let i = 0; i < 50; i++) store.insertReport(stored(i));
+    });
+    assert.equal(fs.statSync(file).size, before);
+    store.close();
+  });
+});
