@@ -1130,6 +1130,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     // The seen-cache lookup checkEntry makes is handed on to apply, so it is not made twice.
     let lookup: { held: StoredReport | undefined } | undefined;
     const accepted: Accepted[] = [];
+    // Reports whose first copy here came through this friend (its "brought" tally, friend-worth.ts).
+    let brought = 0;
     envelope.entries.forEach((entry, i) => {
       lookup = undefined;
       const checked = checkEntry(entry, reports[i]!, ctx);
@@ -1157,8 +1159,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       else if (outcome.kind === "no-gain") {
         if (fromSync) this.stats.syncNoGain++;
         else this.stats.noGain++;
-      } else accepted.push(this.#record(outcome, checked.value, hop, now));
+      } else {
+        if (!outcome.improved && checked.value.report.revocation === undefined) brought++;
+        accepted.push(this.#record(outcome, checked.value, hop, now));
+      }
     });
+    // One update of the friend's tally per envelope or slice, not one per report.
+    if (brought > 0) ledger.store.addFriendWorth(hop.key, { brought });
     return accepted;
   }
 
@@ -1203,9 +1210,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
     let ban: BanRecord | undefined;
-    const isRevocation = signed.report.revocation !== undefined;
-    if (from !== undefined && !outcome.improved && !isRevocation)
-      this.ledger.store.addFriendWorth(from.key, { brought: 1 });
     if (outcome.banNow) {
       creditBan(this.ledger.store, this.ledger.contributions(ip));
       const withheld = this.#neverBan.has(ip);

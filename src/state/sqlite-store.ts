@@ -58,6 +58,11 @@ export class SqliteStore implements StateStore {
   #logId: Buffer | undefined;
   #worthStatements: ReturnType<typeof prepareWorth> | undefined;
   #checkpointer: Checkpointer | undefined;
+  /**
+   * Reports each friend (hex key) brought in by the open transaction, not yet in friend_counts: added
+   * with one statement per friend just before the transaction commits, instead of one per report.
+   */
+  #broughtNow = new Map<string, number>();
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
@@ -163,7 +168,21 @@ export class SqliteStore implements StateStore {
 
   transaction<T>(work: () => T, options: { readonly durable?: boolean } = {}): T {
     const nested = this.#db.inTransaction;
-    const result = this.#writing(() => this.#db.transaction(work)());
+    // Undone with the transaction (or savepoint) when `work` throws.
+    const brought = new Map(this.#broughtNow);
+    let result: T;
+    try {
+      result = this.#writing(() =>
+        this.#db.transaction(() => {
+          const done = work();
+          if (!nested) this.#addBrought();
+          return done;
+        })(),
+      );
+    } catch (err: unknown) {
+      this.#broughtNow = brought;
+      throw err;
+    }
     if (options.durable === true && !nested) this.#syncWal();
     return result;
   }
@@ -177,12 +196,16 @@ export class SqliteStore implements StateStore {
   }
 
   commit(options: { readonly durable?: boolean } = {}): void {
-    this.#writing(() => this.#db.exec("COMMIT"));
+    this.#writing(() => {
+      this.#addBrought();
+      this.#db.exec("COMMIT");
+    });
     if (options.durable === true) this.#syncWal();
   }
 
   /** Rolls back the open transaction, if SQLite has not already done so after an error. */
   rollback(): void {
+    this.#broughtNow.clear();
     if (this.#db.inTransaction) this.#writing(() => this.#db.exec("ROLLBACK"));
   }
 
@@ -222,8 +245,18 @@ export class SqliteStore implements StateStore {
         r.expiresAt,
         ++this.#seq,
       );
-      if (broughtBy !== null) this.#s.countFriend.run({ friend: broughtBy, delta: 1 });
     });
+    if (broughtBy === null) return;
+    this.#broughtNow.set(r.broughtBy, (this.#broughtNow.get(r.broughtBy) ?? 0) + 1);
+    // Outside a transaction the insert is committed already: so is its count.
+    if (!this.#db.inTransaction) this.#writing(() => this.#addBrought());
+  }
+
+  /** Inside the transaction, before it commits: the friend counts of the reports it inserted. */
+  #addBrought(): void {
+    for (const [friend, delta] of this.#broughtNow)
+      this.#s.countFriend.run({ friend: Buffer.from(friend, "hex"), delta });
+    this.#broughtNow.clear();
   }
 
   updateBestCopy(id: Buffer, c: BestCopy): void {
@@ -318,6 +351,7 @@ export class SqliteStore implements StateStore {
       if ((row.reports as number) > 0)
         counts.set((row.friend as Buffer).toString("hex"), row.reports as number);
     }
+    for (const [friend, delta] of this.#broughtNow) counts.set(friend, (counts.get(friend) ?? 0) + delta);
     return counts;
   }
 

@@ -72,3 +72,49 @@ describe("state store: WAL checkpoints on a worker thread", () => {
     store.close();
   });
 });
+
+describe("state store: the friend counts of inserted reports, added once per transaction", () => {
+  it("are in friend_counts when the transaction commits, and counted while it is open", () => {
+    const dir = stateDir();
+    const store = new SqliteStore(dir);
+    store.begin();
+    store.transaction(() => {
+      for (let i = 0; i < 3; i++) store.insertReport(stored(i));
+    });
+    assert.equal(store.broughtCounts().get(FRIEND), 3);
+    store.insertReport(stored(3));
+    assert.equal(store.broughtCounts().get(FRIEND), 4);
+    store.commit();
+    assert.equal(store.broughtCounts().get(FRIEND), 4);
+    store.close();
+    const reopened = new SqliteStore(dir);
+    assert.equal(reopened.broughtCounts().get(FRIEND), 4);
+    assert.equal(reopened.counts().reports, 4);
+    reopened.close();
+  });
+
+  it("are undone with a savepoint that throws, and with a rolled-back transaction", () => {
+    const dir = stateDir();
+    const store = new SqliteStore(dir);
+    store.begin();
+    store.insertReport(stored(0));
+    assert.throws(() =>
+      store.transaction(() => {
+        store.insertReport(stored(1));
+        store.insertReport(stored(0)); // the same id again: the insert fails, the savepoint is undone
+      }),
+    );
+    assert.equal(store.broughtCounts().get(FRIEND), 1);
+    store.commit();
+    store.begin();
+    store.insertReport(stored(2));
+    store.rollback();
+    assert.equal(store.broughtCounts().get(FRIEND), 1);
+    store.insertReport(stored(3)); // outside any transaction: committed at once, count too
+    store.close();
+    const reopened = new SqliteStore(dir);
+    assert.equal(reopened.broughtCounts().get(FRIEND), 2);
+    assert.equal(reopened.counts().reports, 2);
+    reopened.close();
+  });
+});
