@@ -50,6 +50,7 @@ import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans, reconcilePendingLifts } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
 import { type FriendPlan, planFriends } from "./reload.js";
+import { type Verdicts, VerifyPool } from "./verify-pool.js";
 
 /** Clock, logger, ZeroMQ context and store come from outside so tests and the demo can share or fake them. */
 export interface NodeComponents {
@@ -201,7 +202,8 @@ const MARK_FLUSH_MS = 500;
 const RETRY_EVERY_MS = 2_000;
 /**
  * Reports of a sync page taken in per event-loop turn: live messages are handled between slices, so
- * a catch-up delays them by about one slice's signature checks (docs/performance.md).
+ * a catch-up delays them by about one slice's store writes (the signatures are checked beforehand,
+ * on #verifyPool's threads) plus the commit they join (docs/performance.md "catch-up").
  */
 const SYNC_SLICE = 4;
 /**
@@ -297,8 +299,13 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   #curveKeys: Map<string, string>;
   /** Catch-up sync with every friend (catch-up.ts). */
   readonly #catchUp: CatchUp;
-  /** Sync pages verified and waiting to be taken in, a slice per turn; `next`: first entry not yet. */
-  readonly #syncInbox: { opened: OpenedSyncPage<Friend>; next: number }[] = [];
+  /**
+   * Sync pages verified and waiting to be taken in, a slice per turn; `next`: first entry not yet;
+   * `verdicts`: their records' signature checks, made on #verifyPool's threads (undefined: not yet).
+   */
+  readonly #syncInbox: { opened: OpenedSyncPage<Friend>; next: number; verdicts: Verdicts | undefined }[] =
+    [];
+  readonly #verifyPool = new VerifyPool();
   #draining = false;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -481,6 +488,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     clearInterval(this.#expireTimer);
     clearTimeout(this.#retryTimer);
     this.#catchUp.stop();
+    this.#verifyPool.close();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
     this.#flushRejections();
@@ -957,17 +965,25 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       );
       return;
     }
-    this.#syncInbox.push({ opened: opened.value, next: 0 });
+    const item = { opened: opened.value, next: 0, verdicts: undefined as Verdicts | undefined };
+    this.#syncInbox.push(item);
+    void this.#verifyPool.verify(opened.value.reports).then((verdicts) => {
+      item.verdicts = verdicts;
+      this.#drainSoon();
+    });
     this.emit("sync:message", {
       friend: opened.value.hop.config.name,
       kind: "page",
       reports: opened.value.page.entries.length,
     });
     this.#catchUp.arrived(opened.value.hop, opened.value.page);
-    if (!this.#draining) {
-      this.#draining = true;
-      setImmediate(() => this.#drainSyncInbox());
-    }
+  }
+
+  /** Takes in the sync inbox from the next turn on, unless that is under way. */
+  #drainSoon(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    setImmediate(() => this.#drainSyncInbox());
   }
 
   /**
@@ -982,6 +998,14 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#commitGroup(false);
       return;
     }
+    // Its signatures are still being checked: #drainSoon is called again when they are. The group
+    // stays open meanwhile; a live message that joins it commits it at the end of its turn.
+    if (item.verdicts === undefined) {
+      this.#draining = false;
+      return;
+    }
+    // A live message joined the group: its commit goes first, not after one more slice.
+    if (this.#group?.commitScheduled) this.#commitGroup(false);
     const { page, hop, reports } = item.opened;
     const end = Math.min(item.next + SYNC_SLICE, page.entries.length);
     const slice = { from: page.from, to: page.to, entries: page.entries.slice(item.next, end) };
@@ -990,7 +1014,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#openGroup(true);
       const accepted = this.#store!.transaction(() => {
         const now = this.#c.now();
-        const taken = this.#ingest({ envelope: slice, hop, reports: reports.slice(item.next, end) }, true);
+        const carried = { envelope: slice, hop, reports: reports.slice(item.next, end) };
+        const taken = this.#ingest(carried, true, item.verdicts);
         this.stats.syncReports += slice.entries.length;
         if (done) this.#catchUp.pageTakenIn(hop, page, now);
         return taken;
@@ -1113,7 +1138,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /** Checks and records every entry of an opened envelope; returns what to do once it is committed. */
-  #ingest({ envelope, hop, reports }: OpenedMessage, fromSync = false): Accepted[] {
+  #ingest({ envelope, hop, reports }: OpenedMessage, fromSync = false, verdict?: Verdicts): Accepted[] {
     const ledger = this.ledger;
     const now = this.#c.now();
     const ctx = {
@@ -1122,6 +1147,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       now,
       lifetimeMs: this.#lifetimeMs,
       maxHops: this.config.maxHops,
+      verdict,
       known: (id: Buffer) => {
         lookup = { held: ledger.known(id, now) };
         return lookup.held?.signed;

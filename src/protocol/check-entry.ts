@@ -14,6 +14,11 @@ export interface EntryContext {
   readonly maxHops: number;
   /** A report we already verified, by id: its bytes hash to the id, so it needs no second verify. */
   readonly known: (id: Buffer) => SignedReport | undefined;
+  /**
+   * The origin-signature check of this very record made already (node/verify-pool.ts, on another
+   * thread, with the same decodeRecord and verifyTagged), or undefined: it is made here.
+   */
+  readonly verdict?: (carried: CarriedReport) => boolean | undefined;
 }
 
 /**
@@ -41,9 +46,10 @@ export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryConte
   // A report we hold was verified on these very bytes (same hash): no second verify needed.
   if (known !== undefined) return ok(known);
   // Only the origin signs its records: a revocation signed by anyone else fails here.
-  if (!verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin)) {
-    return reject("bad-origin-signature");
-  }
+  const valid =
+    ctx.verdict?.(carried) ??
+    verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin);
+  if (!valid) return reject("bad-origin-signature");
   return ok({ report, bytes: carried.bytes, signature: carried.signature, id: Buffer.from(entry.id) });
 }
 
