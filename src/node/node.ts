@@ -1237,7 +1237,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const hops = known.path.length;
     let ban: BanRecord | undefined;
     if (outcome.banNow) {
-      creditBan(this.ledger.store, this.ledger.contributions(ip));
+      creditBan(this.ledger.store, outcome.contributions);
       const withheld = this.#neverBan.has(ip);
       ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld };
       this.ledger.store.decideBan(ban);
