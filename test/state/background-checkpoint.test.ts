@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { signReport } from "../../src/protocol/report.js";
+import { CHECKPOINT_PAGES, WAL_BACKSTOP_PAGES } from "../../src/state/checkpointer.js";
 import { SqliteStore } from "../../src/state/sqlite-store.js";
 import type { StoredReport } from "../../src/state/store.js";
 import { testKey } from "../helpers/keys.js";
@@ -42,25 +43,31 @@ function stored(i: number): StoredReport {
 }
 
 describe("state store: WAL checkpoints on a worker thread", () => {
-  it("copies committed pages into state.db without the committing connection doing it", async () => {
+  it("copies the WAL into state.db once it holds CHECKPOINT_PAGES pages, off the committing connection", async () => {
     const dir = stateDir();
     const store = new SqliteStore(dir, { backgroundCheckpoints: true });
     const file = path.join(dir, "state.db");
     const before = fs.statSync(file).size;
-    store.transaction(() => {
-      for (let i = 0; i < 300; i++) store.insertReport(stored(i));
-    });
+    // A WAL frame is a 24-byte header and a 4,096-byte page, after the WAL's 32-byte header.
+    const walPages = () => Math.floor((fs.statSync(`${file}-wal`).size - 32) / (24 + 4096));
+    let inserted = 0;
+    while (walPages() <= CHECKPOINT_PAGES) {
+      store.transaction(() => {
+        for (let i = 0; i < 200; i++) store.insertReport(stored(inserted++));
+      });
+    }
     // Far below the committing connection's own threshold (WAL_BACKSTOP_PAGES): only the worker copies.
+    assert.ok(walPages() < WAL_BACKSTOP_PAGES);
     await waitFor(() => fs.statSync(file).size > before, 10_000, "state.db to grow by a checkpoint");
-    assert.equal(store.counts().reports, 300);
+    assert.equal(store.counts().reports, inserted);
     store.close();
     const reopened = new SqliteStore(dir);
-    assert.equal(reopened.counts().reports, 300);
-    assert.equal(reopened.broughtCounts().get(FRIEND), 300);
+    assert.equal(reopened.counts().reports, inserted);
+    assert.equal(reopened.broughtCounts().get(FRIEND), inserted);
     reopened.close();
   });
 
-  it("without it, the committing connection keeps SQLite's own checkpoints (nothing copied below 1,000 pages)", () => {
+  it("without it, the committing connection keeps SQLite's own checkpoints (none below 1,000 pages)", () => {
     const dir = stateDir();
     const store = new SqliteStore(dir);
     const file = path.join(dir, "state.db");
