@@ -348,8 +348,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       log: components.log.child({ component: "sync" }),
       maxHops: config.maxHops,
       intervalMs: config.syncIntervalSeconds * 1000,
-      recheck: (report, now) => {
-        const checked = checkStoredReport(report.signed, now, this.#lifetimeMs);
+      recheck: (report, now, verdicts) => {
+        const verdict = verdicts?.(report.signed);
+        const checked = checkStoredReport(report.signed, now, this.#lifetimeMs, verdict);
         if (!checked.ok && checked.code !== "expired") this.#setAside(report.signed.id, checked.code, now);
         // A report held from before its revocation stays in the seen cache but never leaves again.
         return (
@@ -357,6 +358,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
           (checked.value.report.revocation !== undefined || !this.ledger.isRevoked(checked.value.report))
         );
       },
+      verify: (records) => this.#verifyPool.verify(records),
     });
     this.#listener = new Listener({
       context: components.context,
