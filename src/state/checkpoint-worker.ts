@@ -10,7 +10,19 @@ import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 
-const { file, pollMs, pages } = workerData as { file: string; pollMs: number; pages: number };
+const { file, pollMs, pages, nice } = workerData as {
+  file: string;
+  pollMs: number;
+  pages: number;
+  nice: number;
+};
+
+try {
+  // Pid 0: this thread alone (Linux keeps a nice value per thread).
+  os.setPriority(0, nice);
+} catch {
+  // Not allowed or not supported here: the thread runs at the node's priority.
+}
 
 /**
  * The WAL-index (`state.db-shm`, https://www.sqlite.org/walformat.html section 2.2.1), in the
