@@ -10,6 +10,13 @@ import type { VerifyAnswer, VerifyRequest } from "./verify-worker.js";
 export const MAX_VERIFY_THREADS = 4;
 
 /**
+ * Nice value of the signature-check threads (Linux: per thread). They work for catch-up sync, which
+ * may wait; the main thread carries live messages, which should not: when the cores are busy, the
+ * scheduler gives the main thread the larger share (about 10:1 at nice 10; docs/performance.md).
+ */
+export const VERIFY_THREAD_NICE = 10;
+
+/**
  * A record's verdict from the pool: true or false when a thread checked it (its origin signature,
  * as checkEntry would), undefined when no thread did (the pool failed): the caller checks it itself.
  */
@@ -85,7 +92,9 @@ export class VerifyPool {
   }
 
   #start(): Thread {
-    const worker = new Worker(new URL("./verify-worker.js", import.meta.url));
+    const worker = new Worker(new URL("./verify-worker.js", import.meta.url), {
+      workerData: { nice: VERIFY_THREAD_NICE },
+    });
     worker.unref();
     const thread: Thread = { worker, waiting: new Map() };
     worker.on("message", ({ id, valid }: VerifyAnswer) => {

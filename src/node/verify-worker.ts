@@ -3,7 +3,8 @@
  * whether it decodes and carries its origin's valid signature, with exactly the functions
  * checkEntry uses on the main thread (decodeRecord, signingTagOf, verifyTagged).
  */
-import { parentPort } from "node:worker_threads";
+import os from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
 import { decodeRecord, signingTagOf } from "../protocol/revocation.js";
 import { verifyTagged } from "../protocol/signing.js";
 
@@ -18,6 +19,13 @@ export interface VerifyRequest {
 export interface VerifyAnswer {
   readonly id: number;
   readonly valid: Uint8Array;
+}
+
+try {
+  // Pid 0: this thread alone (Linux keeps a nice value per thread).
+  os.setPriority(0, (workerData as { nice: number }).nice);
+} catch {
+  // Not allowed or not supported here: the thread runs at the main thread's priority.
 }
 
 parentPort?.on("message", ({ id, data, lengths }: VerifyRequest) => {
