@@ -12,7 +12,7 @@ export const MAX_VERIFY_THREADS = 4;
 /**
  * Nice value of the signature-check threads (Linux: per thread). They work for catch-up sync, which
  * may wait; the main thread carries live messages, which should not: when the cores are busy, the
- * scheduler gives the main thread the larger share (about 10:1 at nice 10; docs/performance.md).
+ * scheduler gives the main thread the larger share (about 9:1 at nice 10; docs/performance.md).
  */
 export const VERIFY_THREAD_NICE = 10;
 
@@ -31,8 +31,9 @@ interface Thread {
 }
 
 /**
- * Checks the origin signatures of sync pages' records on worker threads (node:worker_threads), so
- * the main thread takes in one page (store writes, commits, live messages) while the next is being
+ * Checks origin signatures on worker threads (node:worker_threads): of the records in sync pages
+ * that arrive, and of the stored reports a catch-up answer is about to send (their re-check), so the
+ * main thread takes in one page (store writes, commits, live messages) while the next is being
  * checked on another core. A catch-up of 15,000 reports is about 2 s of signature checks
  * (docs/performance.md "catch-up"). Nothing is skipped: every record is checked, on a thread or, if
  * the pool fails, by the caller. Threads start on first use and never keep the process alive.
