@@ -20,6 +20,7 @@ import type { FriendLink } from "../transport/friend-link.js";
 import { forwardTargets } from "../trust/rules.js";
 import type { Logger } from "../util/logger.js";
 import { staysHere } from "./import-source.js";
+import type { Verdicts } from "./verify-pool.js";
 
 /**
  * Catch-up sync (docs/protocol.md section 13): each node asks each friend, when its link to the
@@ -112,9 +113,15 @@ export interface CatchUpOptions {
   readonly intervalMs: number;
   /**
    * The re-check of a stored report before it leaves (protocol/check-entry.ts checkStoredReport);
-   * false: it must not leave (the caller sets damaged ones aside).
+   * false: it must not leave (the caller sets damaged ones aside). `verdicts`: its signature checked
+   * ahead by `verify`, when there is one.
    */
-  readonly recheck: (report: LoggedReport, now: number) => boolean;
+  readonly recheck: (report: LoggedReport, now: number, verdicts?: Verdicts) => boolean;
+  /**
+   * Checks the origin signatures of stored reports about to leave ahead of the re-check, on other
+   * threads (node/verify-pool.ts), a page's worth at a time; without it the re-check makes them.
+   */
+  readonly verify?: (records: readonly CarriedReport[]) => Promise<Verdicts>;
 }
 
 export class CatchUp {
@@ -389,6 +396,15 @@ export class CatchUp {
     let reports: CarriedReport[] = [];
     let bytes = SYNC_PAGE_HEADER_BYTES;
     let first = true;
+    // What each row gives this friend; the signatures of those that give something are checked
+    // ahead, a page's worth of rows per batch, while earlier pages are built and sent.
+    const rowEntries = rows.map((row) => this.#entriesFor(friend, row));
+    const verdicts: Promise<Verdicts>[] = [];
+    for (let at = 0; this.#o.verify !== undefined && at < rows.length; at += MAX_ENTRIES) {
+      const leaving = rows.slice(at, at + MAX_ENTRIES).filter((_, i) => rowEntries[at + i]!.length > 0);
+      verdicts.push(this.#o.verify(leaving.map((row) => row.signed)));
+    }
+    let verdict: Verdicts | undefined;
     const send = (upto: number, last: boolean): void => {
       const page: SyncPage = {
         from,
@@ -410,20 +426,24 @@ export class CatchUp {
       bytes = SYNC_PAGE_HEADER_BYTES;
     };
     for (let i = 0; i < rows.length; i++) {
+      if (i % MAX_ENTRIES === 0 && verdicts.length > 0) {
+        verdict = await verdicts[i / MAX_ENTRIES]!;
+        if (this.#stopped || s.answer !== generation) return;
+      }
       if (i > 0 && i % ANSWER_SLICE === 0) {
         await nextTurn();
         if (this.#stopped || s.answer !== generation) return;
       }
       const row = rows[i]!;
-      const all = this.#entriesFor(friend, row);
+      const all = rowEntries[i]!;
       // A limit smaller than one row's copies still moves on: the best copies that fit.
-      const rowEntries = given === 0 ? all.slice(0, request.limit) : all;
-      if (given + rowEntries.length > request.limit) {
+      const giving = given === 0 ? all.slice(0, request.limit) : all;
+      if (given + giving.length > request.limit) {
         more = true;
         break;
       }
-      if (rowEntries.length > 0 && this.#o.recheck(row, this.#o.now())) {
-        for (const entry of rowEntries) {
+      if (giving.length > 0 && this.#o.recheck(row, this.#o.now(), verdict)) {
+        for (const entry of giving) {
           const size = entryBytes(entry);
           if (entries.length === MAX_ENTRIES || bytes + size > MAX_FRAME_BYTES) send(covered, false);
           entries.push(entry);

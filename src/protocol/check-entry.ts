@@ -14,6 +14,11 @@ export interface EntryContext {
   readonly maxHops: number;
   /** A report we already verified, by id: its bytes hash to the id, so it needs no second verify. */
   readonly known: (id: Buffer) => SignedReport | undefined;
+  /**
+   * The origin-signature check of this very record made already (node/verify-pool.ts, on another
+   * thread, with the same decodeRecord and verifyTagged), or undefined: it is made here.
+   */
+  readonly verdict?: (carried: CarriedReport) => boolean | undefined;
 }
 
 /**
@@ -41,9 +46,10 @@ export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryConte
   // A report we hold was verified on these very bytes (same hash): no second verify needed.
   if (known !== undefined) return ok(known);
   // Only the origin signs its records: a revocation signed by anyone else fails here.
-  if (!verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin)) {
-    return reject("bad-origin-signature");
-  }
+  const valid =
+    ctx.verdict?.(carried) ??
+    verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin);
+  if (!valid) return reject("bad-origin-signature");
   return ok({ report, bytes: carried.bytes, signature: carried.signature, id: Buffer.from(entry.id) });
 }
 
@@ -67,12 +73,14 @@ function checkPath(
  * Checks a report read back from this node's own store or an old journal before it is used or leaves
  * the node (to a friend, in a resend, in an import): disk damage must never travel. The same checks as
  * on arrival (docs/protocol.md §10): bytes decode with a canonical IP, hash to the id, carry the
- * origin's valid signature, and the time is neither expired nor in the future.
+ * origin's valid signature, and the time is neither expired nor in the future. `verdict`: the
+ * origin-signature check of these very bytes made already (node/verify-pool.ts), or undefined.
  */
 export function checkStoredReport(
   signed: SignedReport,
   now: number,
   lifetimeMs: number,
+  verdict?: boolean,
 ): Result<SignedReport> {
   const decoded = decodeRecord(signed.bytes);
   if (!decoded.ok) return decoded;
@@ -80,8 +88,7 @@ export function checkStoredReport(
   const report = decoded.value;
   if (now - report.time >= lifetimeMs) return reject("expired");
   if (report.time - now > MAX_CLOCK_SKEW_MS) return reject("from-future");
-  if (!verifyTagged(signingTagOf(report), signed.bytes, signed.signature, report.origin)) {
-    return reject("bad-origin-signature");
-  }
+  const valid = verdict ?? verifyTagged(signingTagOf(report), signed.bytes, signed.signature, report.origin);
+  if (!valid) return reject("bad-origin-signature");
   return ok({ ...signed, report });
 }

@@ -42,6 +42,8 @@ export type Outcome =
       /** False for the first copy of a report, true for a later copy that improved on those held. */
       readonly improved: boolean;
       readonly score: number;
+      /** The IP's contributions the score was computed from (after this copy counted), strongest first. */
+      readonly contributions: readonly StoredContribution[];
       /** True exactly once per IP lifetime: when its score first reaches the threshold. */
       readonly banNow: boolean;
       /**
@@ -154,12 +156,13 @@ export class Ledger {
       firstSeen: copy.at,
       expiresAt: known.expiresAt,
     });
-    const score = this.score(ip);
+    const contributions = this.#store.contributions(ip);
+    const score = ipScore(contributions, this.#options.trustOfVia);
     // The ban record is looked up only when the score could ban: most reports stay below.
     const banNow =
       score >= this.#options.threshold &&
       reachesThreshold(score, this.#options.threshold, this.#store.ban(ip) !== undefined);
-    return { kind: "accepted", known, copy, improved, score, banNow, lift: false };
+    return { kind: "accepted", known, copy, improved, score, contributions, banNow, lift: false };
   }
 
   /**
@@ -179,10 +182,11 @@ export class Ledger {
     // A contribution lives as long as the newest report behind it (that report's time + lifetime).
     if (held !== undefined && held.expiresAt - this.#options.lifetimeMs <= time)
       this.#store.withdraw(ip, originHex);
-    const score = this.score(ip);
+    const contributions = this.#store.contributions(ip);
+    const score = ipScore(contributions, this.#options.trustOfVia);
     const ban = this.#store.ban(ip);
     const lift = ban !== undefined && !ban.withheld && score < this.#options.threshold;
-    return { kind: "accepted", known, copy, improved, score, banNow: false, lift };
+    return { kind: "accepted", known, copy, improved, score, contributions, banNow: false, lift };
   }
 
   /** True when a revocation held withdraws this report: same origin and IP, time not after it. */
@@ -196,16 +200,17 @@ export class Ledger {
     return this.#store.revocations(ip);
   }
 
+  /** Current score of an IP (0 when unknown). */
+  score(ip: string): number {
+    return this.scoreOf(this.#store.contributions(ip));
+  }
+
   /**
-   * Current score of an IP (0 when unknown). `counts` leaves contributions out (those a friend's
-   * never-ban list holds back, node/friend-never-ban.ts).
+   * The score these contributions of one IP add up to (trust/rules.ts ipScore): e.g. without those a
+   * friend's never-ban list holds back (node/friend-never-ban.ts).
    */
-  score(ip: string, counts?: (c: StoredContribution) => boolean): number {
-    const contributions = this.#store.contributions(ip);
-    return ipScore(
-      counts === undefined ? contributions : contributions.filter(counts),
-      this.#options.trustOfVia,
-    );
+  scoreOf(contributions: readonly StoredContribution[]): number {
+    return ipScore(contributions, this.#options.trustOfVia);
   }
 
   /** The ban decision for an IP while it has live reports: pending, written or withheld. */

@@ -20,7 +20,7 @@ export function openNodeState(stateDir: string): NodeState {
   const lock = StateDirLock.acquire(stateDir);
   let store: SqliteStore;
   try {
-    store = new SqliteStore(stateDir);
+    store = new SqliteStore(stateDir, { backgroundCheckpoints: true });
   } catch (err: unknown) {
     lock.release();
     throw err;

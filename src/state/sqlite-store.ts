@@ -6,6 +6,7 @@ import { decodeRecord } from "../protocol/revocation.js";
 import { sha256 } from "../protocol/signing.js";
 import { type CopyMark, VIA_SELF } from "../trust/rules.js";
 import { createOwnedLikeParent } from "../util/owner.js";
+import { Checkpointer, WAL_BACKSTOP_PAGES } from "./checkpointer.js";
 import { LOG_ID_BYTES, MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 import {
   type BanRecord,
@@ -57,14 +58,25 @@ export class SqliteStore implements StateStore {
   #seq = 0;
   #logId: Buffer | undefined;
   #worthStatements: ReturnType<typeof prepareWorth> | undefined;
+  #checkpointer: Checkpointer | undefined;
+  /**
+   * Reports each friend (hex key) brought in by the open transaction, not yet in friend_counts: added
+   * with one statement per friend just before the transaction commits, instead of one per report.
+   */
+  #broughtNow = new Map<string, number>();
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
-   * database of a version this code knows; the file is then left untouched.
+   * database of a version this code knows; the file is then left untouched. `backgroundCheckpoints`
+   * (the running node): WAL checkpoints run on a worker thread (checkpointer.ts), not in commits.
    */
   constructor(
     stateDir: string,
-    options: { readonly integrityCheck?: boolean; readonly readOnly?: boolean } = {},
+    options: {
+      readonly integrityCheck?: boolean;
+      readonly readOnly?: boolean;
+      readonly backgroundCheckpoints?: boolean;
+    } = {},
   ) {
     this.file = path.join(stateDir, STORE_FILE);
     const readOnly = options.readOnly === true;
@@ -106,6 +118,7 @@ export class SqliteStore implements StateStore {
       this.#migrate();
       this.#s = prepare(this.#db);
       this.#seq = this.#highestSeq();
+      if (options.backgroundCheckpoints === true) this.#checkpointInBackground();
     } catch (err: unknown) {
       this.#db.close();
       if (err instanceof StoreDamagedError) throw err;
@@ -120,6 +133,16 @@ export class SqliteStore implements StateStore {
     if (problems.length > 0) {
       throw new StoreDamagedError(this.file, `SQLite's quick_check found damage: ${problems.join("; ")}`);
     }
+  }
+
+  /** Hands checkpoints to a worker thread; should it fail, this connection checkpoints again itself. */
+  #checkpointInBackground(): void {
+    const defaultPages = this.#db.pragma("wal_autocheckpoint", { simple: true }) as number;
+    this.#db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    this.#checkpointer = new Checkpointer(this.file, () => {
+      this.#checkpointer = undefined;
+      if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${defaultPages}`);
+    });
   }
 
   #migrate(): void {
@@ -146,7 +169,21 @@ export class SqliteStore implements StateStore {
 
   transaction<T>(work: () => T, options: { readonly durable?: boolean } = {}): T {
     const nested = this.#db.inTransaction;
-    const result = this.#writing(() => this.#db.transaction(work)());
+    // Undone with the transaction (or savepoint) when `work` throws.
+    const brought = new Map(this.#broughtNow);
+    let result: T;
+    try {
+      result = this.#writing(() =>
+        this.#db.transaction(() => {
+          const done = work();
+          if (!nested) this.#addBrought();
+          return done;
+        })(),
+      );
+    } catch (err: unknown) {
+      this.#broughtNow = brought;
+      throw err;
+    }
     if (options.durable === true && !nested) this.#syncWal();
     return result;
   }
@@ -160,12 +197,16 @@ export class SqliteStore implements StateStore {
   }
 
   commit(options: { readonly durable?: boolean } = {}): void {
-    this.#writing(() => this.#db.exec("COMMIT"));
+    this.#writing(() => {
+      this.#addBrought();
+      this.#db.exec("COMMIT");
+    });
     if (options.durable === true) this.#syncWal();
   }
 
   /** Rolls back the open transaction, if SQLite has not already done so after an error. */
   rollback(): void {
+    this.#broughtNow.clear();
     if (this.#db.inTransaction) this.#writing(() => this.#db.exec("ROLLBACK"));
   }
 
@@ -205,8 +246,18 @@ export class SqliteStore implements StateStore {
         r.expiresAt,
         ++this.#seq,
       );
-      if (broughtBy !== null) this.#s.countFriend.run({ friend: broughtBy, delta: 1 });
     });
+    if (broughtBy === null) return;
+    this.#broughtNow.set(r.broughtBy, (this.#broughtNow.get(r.broughtBy) ?? 0) + 1);
+    // Outside a transaction the insert is committed already: so is its count.
+    if (!this.#db.inTransaction) this.#writing(() => this.#addBrought());
+  }
+
+  /** Inside the transaction, before it commits: the friend counts of the reports it inserted. */
+  #addBrought(): void {
+    for (const [friend, delta] of this.#broughtNow)
+      this.#s.countFriend.run({ friend: Buffer.from(friend, "hex"), delta });
+    this.#broughtNow.clear();
   }
 
   updateBestCopy(id: Buffer, c: BestCopy): void {
@@ -334,6 +385,7 @@ export class SqliteStore implements StateStore {
       if ((row.reports as number) > 0)
         counts.set((row.friend as Buffer).toString("hex"), row.reports as number);
     }
+    for (const [friend, delta] of this.#broughtNow) counts.set(friend, (counts.get(friend) ?? 0) + delta);
     return counts;
   }
 
@@ -519,6 +571,8 @@ export class SqliteStore implements StateStore {
   }
 
   close(): void {
+    this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     if (!this.#db.open) return;
     try {
       this.#db.pragma("optimize");
