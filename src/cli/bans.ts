@@ -24,6 +24,8 @@ export interface BansEntry {
   /** "written": its line is in the bans log; "pending": decided, line not written yet (disk full?);
    * "withheld": on the never-ban list, lifted, or held back by a friend's never-ban list; "no": below the threshold. */
   readonly ban: "written" | "pending" | "withheld" | "no";
+  /** Only when a friend's never-ban list holds the ban back (docs/protocol.md section 18): its name. */
+  readonly heldBackBy?: string;
   readonly bannedAt: string | null;
   readonly firstSeen: string;
   readonly expires: string;
@@ -105,6 +107,7 @@ function toEntry(
     ip,
     score: ipScore(contributions, trustOfVia),
     ban: state,
+    ...(ban?.heldBy ? { heldBackBy: nameOfVia(ban.heldBy) } : {}),
     bannedAt: ban?.writtenAt == null ? null : new Date(ban.writtenAt).toISOString(),
     firstSeen: new Date(Math.min(...contributions.map((c) => c.firstSeen))).toISOString(),
     expires: new Date(Math.max(...contributions.map((c) => c.expiresAt))).toISOString(),
@@ -142,7 +145,7 @@ function formatTable(entries: readonly BansEntry[], threshold: number): string {
   const rows = entries.map((e) => [
     e.ip,
     String(e.score),
-    e.ban === "written" ? `yes ${e.bannedAt}` : e.ban,
+    e.ban === "written" ? `yes ${e.bannedAt}` : e.heldBackBy ? `held back by ${e.heldBackBy}'s list` : e.ban,
     e.firstSeen,
     e.expires,
     e.origins

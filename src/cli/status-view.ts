@@ -148,7 +148,12 @@ export function formatScore(s: Extract<ControlResponse, { status: "score" }>): s
     `${s.ip}: score ${s.score} (threshold ${s.threshold}), ${s.banned ? "banned" : "not banned"}`,
   ];
   if (s.heldBackBy !== undefined)
-    lines.push(`  not banned: friend ${s.heldBackBy}'s never-ban list holds the ban back`);
+    lines.push(
+      `  not banned: friend ${s.heldBackBy}'s never-ban list holds the ban back` +
+        (s.heldBackForAll
+          ? " (from every report here: never_ban_applies_to_all)"
+          : ` (from its own reports and those relayed through it)`),
+    );
   for (const o of s.origins)
     lines.push(`  origin ${o.origin}: trust ${o.trust}, ${o.hops} hop(s), via ${o.via}`);
   for (const r of s.revoked ?? [])

@@ -131,10 +131,14 @@ function scoreOf(node: F2bNode, ipText: string): ControlResponse {
 }
 
 /** The friend whose never-ban list holds back the ban of an address (docs/protocol.md section 18), if any. */
-function heldBackOf(node: F2bNode, ip: string): { heldBackBy?: string } {
+function heldBackOf(node: F2bNode, ip: string): { heldBackBy?: string; heldBackForAll?: boolean } {
   const by = node.heldBackBy(ip);
   if (by === undefined) return {};
-  return { heldBackBy: node.friends.find((f) => f.key === by)?.config.name ?? by };
+  const friend = node.friends.find((f) => f.key === by);
+  return {
+    heldBackBy: friend?.config.name ?? by,
+    heldBackForAll: friend?.config.neverBanAppliesToAll ?? false,
+  };
 }
 
 /** A friend's never-ban list as `status` shows it; null when it sent none. */

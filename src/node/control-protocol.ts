@@ -48,6 +48,8 @@ export type ControlResponse =
       origins: { origin: string; trust: number; hops: number; via: string }[];
       /** The friend whose never-ban list holds back this address's ban (docs/protocol.md section 18). */
       heldBackBy?: string;
+      /** With heldBackBy: that friend's list holds back every report here (never_ban_applies_to_all). */
+      heldBackForAll?: boolean;
       /** Origins whose reports of the address are revoked (their revocation is held here). */
       revoked: { origin: string; time: string; reason: string }[];
     }

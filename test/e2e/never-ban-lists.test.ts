@@ -56,6 +56,7 @@ async function scoreOf(node: RunningNode, ip: string) {
     score: number;
     banned: boolean;
     heldBackBy?: string;
+    heldBackForAll?: boolean;
   };
 }
 
@@ -186,7 +187,15 @@ describe("never-ban lists between friends", () => {
       // The list holds back bans at b only: b still relays what a sent.
       await waitFor(async () => (await scoreOf(c, "198.51.100.8")).score === 50, 20_000, "b's relay at c");
       const human = await f2bp2p(["-c", b.config, "status", "--ip", "198.51.100.7"]);
-      assert.match(human.stdout, /not banned: friend a's never-ban list holds the ban back/);
+      assert.match(
+        human.stdout,
+        /not banned: friend a's never-ban list holds the ban back \(from its own reports and those relayed through it\)/,
+      );
+      const bans = await f2bp2p(["-c", b.config, "bans", "-o", "json"]);
+      const listed = assertShape("bans", bans.stdout) as unknown as {
+        ips: { ip: string; heldBackBy?: string }[];
+      };
+      assert.equal(listed.ips.find((e) => e.ip === "198.51.100.7")?.heldBackBy, "a");
       const humanStatus = await f2bp2p(["-c", b.config, "status"]);
       assert.match(
         humanStatus.stdout,
@@ -216,6 +225,7 @@ describe("never-ban lists between friends", () => {
       await reportWithCli(c, "198.51.100.10", "sshd");
       await waitFor(async () => (await scoreOf(b, "198.51.100.10")).score === 100, 20_000, "c's report at b");
       assert.equal((await scoreOf(b, "198.51.100.10")).heldBackBy, "a");
+      assert.equal((await scoreOf(b, "198.51.100.10")).heldBackForAll, true);
       assert.deepEqual(lines(b, "BAN", "198.51.100.10"), []);
 
       // And back: what the list no longer holds back is banned again, without a new report.
