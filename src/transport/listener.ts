@@ -65,9 +65,12 @@ export class Listener {
     this.#loop = this.#receive();
   }
 
-  /** The endpoint actually bound (resolves a port of 0 or *). */
+  /**
+   * The endpoint actually bound (resolves a port of 0 or *). An IPv4 address bound on the dual-stack
+   * socket reads back as IPv4-mapped (`tcp://[::ffff:127.0.0.1]:7711`): shown as written, IPv4.
+   */
   get endpoint(): string {
-    return this.#socket.lastEndpoint ?? this.#options.endpoint;
+    return unmapEndpoint(this.#socket.lastEndpoint ?? this.#options.endpoint);
   }
 
   /**
@@ -104,4 +107,9 @@ export class Listener {
     await this.#loop;
     await this.#zap?.unregister(this.#options.zapDomain);
   }
+}
+
+/** `tcp://[::ffff:a.b.c.d]:PORT` → `tcp://a.b.c.d:PORT`; any other endpoint unchanged. */
+export function unmapEndpoint(endpoint: string): string {
+  return endpoint.replace(/^tcp:\/\/\[::ffff:(\d{1,3}(?:\.\d{1,3}){3})\]:/i, "tcp://$1:");
 }

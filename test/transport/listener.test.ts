@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import * as zmq from "zeromq";
 import { generateIdentity } from "../../src/keys/identity.js";
 import { MAX_FRAME_BYTES } from "../../src/protocol/constants.js";
-import { MAX_WIRE_FRAME_BYTES } from "../../src/transport/listener.js";
+import { MAX_WIRE_FRAME_BYTES, unmapEndpoint } from "../../src/transport/listener.js";
 import { REPO_ROOT } from "../helpers/fail2ban.js";
 import { freePorts, TestListener } from "./helpers.js";
 
@@ -28,6 +28,8 @@ describe("the listener's frame limit", { timeout: 60_000 }, () => {
     const server = new TestListener(context, endpoint);
     await server.listener.start();
     cleanups.push(() => server.listener.stop());
+    // Bound on the dual-stack socket, an IPv4 endpoint reads back as written, not as ::ffff:.
+    assert.equal(server.listener.endpoint, endpoint);
     const client = generateIdentity();
     server.admitted.add(client.curvePublicKey);
     const push = new zmq.Push({
@@ -48,5 +50,15 @@ describe("the listener's frame limit", { timeout: 60_000 }, () => {
     await push.send([Buffer.alloc(MAX_WIRE_FRAME_BYTES + 1, 2), Buffer.alloc(64)]);
     await dropped;
     assert.equal(server.received.length, 1);
+  });
+});
+
+describe("unmapEndpoint", () => {
+  it("shows an IPv4-mapped bound address as IPv4, and leaves every other endpoint alone", () => {
+    assert.equal(unmapEndpoint("tcp://[::ffff:127.0.0.1]:7711"), "tcp://127.0.0.1:7711");
+    assert.equal(unmapEndpoint("tcp://[::ffff:7f00:1]:7711"), "tcp://[::ffff:7f00:1]:7711");
+    assert.equal(unmapEndpoint("tcp://[::1]:7711"), "tcp://[::1]:7711");
+    assert.equal(unmapEndpoint("tcp://[2001:db8::ffff:1.2.3.4]:7711"), "tcp://[2001:db8::ffff:1.2.3.4]:7711");
+    assert.equal(unmapEndpoint("tcp://0.0.0.0:7711"), "tcp://0.0.0.0:7711");
   });
 });
