@@ -17,6 +17,8 @@ export interface CheckPassed {
     readonly threshold: number;
   };
   readonly friends: readonly { readonly name: string; readonly endpoint: string; readonly trust: number }[];
+  /** The never-ban list `run` sends friends: share_never_ban, then this host's public addresses. */
+  readonly neverBanShared: readonly string[];
   /** Things that work but may not be what was meant. */
   readonly warnings: readonly string[];
   readonly notes: readonly string[];
@@ -67,6 +69,7 @@ export async function checkConfig(
       threshold: config.threshold,
     },
     friends: friends.map((f) => ({ name: f.name, endpoint: f.endpoint, trust: f.trust })),
+    neverBanShared: host.neverBanShared,
     warnings: host.warnings,
     notes: host.notes,
     ...(online === undefined ? {} : { findings: await onlineFindings(config, identity, friends, online) }),
@@ -84,6 +87,7 @@ export function formatCheck(c: CheckPassed): string {
     `${c.config}: ok`,
     `node ${c.node.name} (${c.node.id}) listens on ${c.node.listen}, threshold ${c.node.threshold}`,
     `${c.friends.length} friend(s): ${c.friends.map((f) => `${f.name} (trust ${f.trust})`).join(", ") || "none"}`,
+    `never-ban list for friends: ${c.neverBanShared.join(", ") || "empty"}`,
     ...c.warnings.map((warning) => `warning: ${warning}`),
     ...c.notes.map((note) => `note: ${note}`),
     ...(c.findings ?? []).map(formatFinding),

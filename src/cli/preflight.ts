@@ -18,6 +18,8 @@ export interface Preflight {
   readonly notes: string[];
   /** Files or folders others could change (permissions.ts); the node starts anyway. */
   readonly warnings: string[];
+  /** The never-ban list `run` will send friends (docs/protocol.md section 18), as range text. */
+  readonly neverBanShared: string[];
 }
 
 /** The permission findings as `run` and `check` use them: refusals as problems, the rest as lines. */
@@ -93,7 +95,7 @@ export async function preflight(
     if (folder !== undefined) warnings.push(`${key}: ${folder.expected}, got ${folder.got}`);
   }
   // The same list `run` sends friends (protocol section 18): what does not fit is left out.
-  const { left } = sharedNeverBan(config.shareNeverBan, config.shareOwnAddresses, interfaces);
+  const { ranges, left } = sharedNeverBan(config.shareNeverBan, config.shareOwnAddresses, interfaces);
   if (left.length > 0)
     warnings.push(
       `share_never_ban: the never-ban list for friends holds at most 64 entries; this host's addresses ${left.join(", ")} do not fit and are not sent (share fewer ranges, or set share_own_addresses: false)`,
@@ -103,7 +105,7 @@ export async function preflight(
     problems.push({ file: config.file, key: "control_socket", code: "unusable", ...socketFolder });
   const state = writableFolder(config.stateDir);
   if (state !== undefined) problems.push({ file: config.file, key: "state_dir", code: "unusable", ...state });
-  return { problems, notes, warnings };
+  return { problems, notes, warnings, neverBanShared: ranges.map((r) => r.text) };
 }
 
 /** Binds the listen endpoint for a moment as libzmq would; returns the error code, if any. */

@@ -248,6 +248,16 @@ describe("never-ban lists between friends", () => {
       await runNetwork(scene, { nodes: [{ name: "a" }, { name: "b" }], links: [["a", "b", 100, 100]] });
       const [a, b] = [scene.node("a"), scene.node("b")];
       const original = fs.readFileSync(a.config, "utf8");
+      // check shows the list run will send, first the configured ranges.
+      fs.writeFileSync(a.config, `${original}share_never_ban: ['198.51.100.0/24']\n`);
+      const shown = await f2bp2p(["-c", a.config, "check", "-o", "json"]);
+      assert.equal(shown.code, 0, shown.stderr);
+      const checked = assertShape("check", shown.stdout) as unknown as { neverBanShared: string[] };
+      assert.equal(checked.neverBanShared[0], "198.51.100.0/24");
+      assert.match(
+        (await f2bp2p(["-c", a.config, "check"])).stdout,
+        /^never-ban list for friends: 198\.51\.100\.0\/24/m,
+      );
       fs.writeFileSync(a.config, `${original}share_never_ban: ['198.51.100.0/23']\n`);
       let check = await f2bp2p(["-c", a.config, "check"]);
       assert.equal(check.code, 2, check.stdout + check.stderr);
