@@ -37,11 +37,6 @@ export class FriendNeverBanLists {
     return this.#byFriend.get(friend);
   }
 
-  /** Lists held, expired ones too. */
-  get size(): number {
-    return this.#byFriend.size;
-  }
-
   delete(friend: string): void {
     this.#byFriend.delete(friend);
   }

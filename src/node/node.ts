@@ -771,7 +771,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const ban = this.ledger.ban(ip.text);
     if (ban === undefined || (ban.withheld && ban.writtenAt === null)) return { status: "not-banned" };
     const writtenAt = ban.writtenAt ?? this.#unmarkedBans.get(ip.text) ?? null;
-    const heldBy = reason === FRIEND_NEVER_BAN ? (this.#heldBackBy(ip.text, this.#c.now()) ?? null) : null;
+    const heldBy = reason === FRIEND_NEVER_BAN ? (this.heldBackBy(ip.text, this.#c.now()) ?? null) : null;
     const lifted: BanRecord = { ...ban, writtenAt, withheld: true, heldBy };
     try {
       this.#openGroup();
@@ -1301,28 +1301,22 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const origin = shortId(signed.report.origin);
     const hops = known.path.length;
     let ban: BanRecord | undefined;
-    // A ban a friend's never-ban list holds back is looked at again with each report that counts
-    // (only lists held can hold one back: without any, the lookup is skipped).
-    const held =
-      !outcome.banNow && score >= this.config.threshold && this.#friendLists.size > 0
-        ? this.ledger.ban(ip)
-        : undefined;
-    if (outcome.banNow || held?.heldBy) {
-      const heldBy = this.#heldBackBy(ip, now, outcome.contributions);
-      if (outcome.banNow || heldBy === undefined) {
-        if (heldBy === undefined) creditBan(this.ledger.store, outcome.contributions);
-        const withheld = heldBy !== undefined || this.#neverBan.has(ip);
-        ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld, heldBy: heldBy ?? null };
-        this.ledger.store.decideBan(ban);
-        if (heldBy !== undefined)
-          this.#c.log.info("score reached threshold but a friend's never-ban list holds the ban back", {
-            ip,
-            score,
-            friend: this.#friendsByKey.get(heldBy)?.config.name,
-          });
-        else if (withheld)
-          this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
-      }
+    if (outcome.banNow) {
+      const heldBy = this.heldBackBy(ip, now, outcome.contributions);
+      // Still held back by a list, as before: nothing to decide (banNow comes with each such report).
+      if (heldBy !== undefined && outcome.ban?.heldBy) return { outcome, signed, from, ban };
+      if (heldBy === undefined) creditBan(this.ledger.store, outcome.contributions);
+      const withheld = heldBy !== undefined || this.#neverBan.has(ip);
+      ban = { ip, score, origin, hops, decidedAt: now, writtenAt: null, withheld, heldBy: heldBy ?? null };
+      this.ledger.store.decideBan(ban);
+      if (heldBy !== undefined)
+        this.#c.log.info("score reached threshold but a friend's never-ban list holds the ban back", {
+          ip,
+          score,
+          friend: this.#friendsByKey.get(heldBy)?.config.name,
+        });
+      else if (withheld)
+        this.#c.log.info("score reached threshold but address is on the never-ban list", { ip, score });
     }
     return { outcome, signed, from, ban };
   }
@@ -1640,14 +1634,11 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * The friend whose never-ban list holds back the ban of `ip` now, if any: the score without the
-   * contributions the lists in force hold back (friend-never-ban.ts) stays under the threshold.
+   * The friend (signing key hex) whose never-ban list holds back the ban of `ip` at `now`, if any:
+   * the score without the contributions the lists in force hold back (friend-never-ban.ts) stays
+   * under the threshold. `held`: the IP's contributions, when the caller has them already.
    */
-  heldBackBy(ip: string, now = this.#c.now()): string | undefined {
-    return this.#heldBackBy(ip, now);
-  }
-
-  #heldBackBy(ip: string, now: number, held?: readonly StoredContribution[]): string | undefined {
+  heldBackBy(ip: string, now = this.#c.now(), held?: readonly StoredContribution[]): string | undefined {
     const parsed = parseIp(ip);
     if (parsed === null) return undefined;
     const shields = this.#friendLists.shields(
@@ -1681,7 +1672,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     for (const ban of active) {
-      const by = this.#heldBackBy(ban.ip, now);
+      const by = this.heldBackBy(ban.ip, now);
       if (by === undefined) continue;
       const result = this.liftBan(ban.ip, FRIEND_NEVER_BAN);
       this.#c.log.info("lifting a ban a friend's never-ban list now holds back", {
@@ -1690,7 +1681,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
         result: result.status,
       });
     }
-    const released = held.filter((b) => this.#heldBackBy(b.ip, now) === undefined);
+    const released = held.filter((b) => this.heldBackBy(b.ip, now) === undefined);
     if (released.length > 0) {
       const decided: BanRecord[] = [];
       try {

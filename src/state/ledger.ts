@@ -44,8 +44,13 @@ export type Outcome =
       readonly score: number;
       /** The IP's contributions the score was computed from (after this copy counted), strongest first. */
       readonly contributions: readonly StoredContribution[];
-      /** True exactly once per IP lifetime: when its score first reaches the threshold. */
+      /**
+       * The score is at or over the threshold and no ban is decided: its first time, or again while
+       * a friend's never-ban list holds the ban back (BanRecord.heldBy), so the caller looks again.
+       */
       readonly banNow: boolean;
+      /** The IP's ban record as it was, looked up only when the score is at or over the threshold. */
+      readonly ban: BanRecord | undefined;
       /**
        * A revocation took the score below the threshold of a ban in force (pending or written):
        * the caller lifts it (F2bNode.liftBan) after the commit.
@@ -158,11 +163,11 @@ export class Ledger {
     });
     const contributions = this.#store.contributions(ip);
     const score = ipScore(contributions, this.#options.trustOfVia);
-    // The ban record is looked up only when the score could ban: most reports stay below.
-    const banNow =
-      score >= this.#options.threshold &&
-      reachesThreshold(score, this.#options.threshold, this.#store.ban(ip) !== undefined);
-    return { kind: "accepted", known, copy, improved, score, contributions, banNow, lift: false };
+    // The ban record is looked up only when the score could ban: most reports stay below. One a
+    // friend's never-ban list holds back is no decision yet.
+    const ban = score >= this.#options.threshold ? this.#store.ban(ip) : undefined;
+    const banNow = reachesThreshold(score, this.#options.threshold, ban !== undefined && !ban.heldBy);
+    return { kind: "accepted", known, copy, improved, score, contributions, banNow, ban, lift: false };
   }
 
   /**
@@ -186,7 +191,7 @@ export class Ledger {
     const score = ipScore(contributions, this.#options.trustOfVia);
     const ban = this.#store.ban(ip);
     const lift = ban !== undefined && !ban.withheld && score < this.#options.threshold;
-    return { kind: "accepted", known, copy, improved, score, contributions, banNow: false, lift };
+    return { kind: "accepted", known, copy, improved, score, contributions, banNow: false, ban, lift };
   }
 
   /** True when a revocation held withdraws this report: same origin and IP, time not after it. */
