@@ -109,7 +109,11 @@ function checkHeader(bytes: Buffer): RejectCode | undefined {
 /** Parses list bytes exactly as received, in the order of the checks of section 18.2. */
 export function decodeNeverBanList(bytes: Buffer): Result<NeverBanList> {
   const header = checkHeader(bytes);
-  if (header !== undefined) return reject(header);
+  return header === undefined ? decodeBody(bytes) : reject(header);
+}
+
+/** Times and entries of list bytes whose header passed checkHeader. */
+function decodeBody(bytes: Buffer): Result<NeverBanList> {
   const count = bytes[2]!;
   const time = bytes.readBigUInt64BE(68);
   const expiresAt = bytes.readBigUInt64BE(76);
@@ -165,7 +169,7 @@ export function openNeverBanList<F>(
   if (friend === undefined) return refuse("unknown-hop");
   if (!bytes.subarray(4 + KEY_BYTES, 68).equals(party.self)) return refuse("wrong-recipient");
   if (!verifyTagged(NEVER_BAN_LIST_SIGNING_TAG, bytes, signature, from)) return refuse("bad-hop-signature");
-  const decoded = decodeNeverBanList(bytes);
+  const decoded = decodeBody(bytes);
   if (!decoded.ok) return refuse(decoded.code, friend);
   const list = decoded.value;
   if (list.expiresAt <= party.now) return refuse("expired", friend);
