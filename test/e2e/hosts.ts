@@ -9,8 +9,11 @@ import os from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
+import YAML from "yaml";
+import * as zmq from "zeromq";
 import { askNode } from "../../src/cli/control-client.js";
 import { type NetworkSpec, writeNetworkFiles } from "../../src/demo/local-network.js";
+import { type Identity, loadIdentity } from "../../src/keys/identity.js";
 import { type Fail2ban, REPO_ROOT, repoFail2banFile, startFail2ban } from "../helpers/fail2ban.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -206,6 +209,36 @@ export async function runNetwork(scene: Scene, spec: NetworkSpec): Promise<Map<s
     "every friend link connected",
   );
   return nodes;
+}
+
+/** A running node's own keys (its keys/ folder). */
+export function keysOf(node: RunningNode): Identity {
+  return loadIdentity(path.join(node.home, "keys"));
+}
+
+/**
+ * Sends `messages` to `to`'s listen endpoint over a real CURVE connection made with `keys` (a
+ * friend's, or a test's own), as that friend would; resolves once they are handed to libzmq (its
+ * linger delivers them after the socket closes).
+ */
+export async function pushAs(
+  keys: Pick<Identity, "curvePublicKey" | "curveSecretKey">,
+  to: RunningNode,
+  messages: readonly Buffer[][],
+): Promise<void> {
+  const { listen } = YAML.parse(fs.readFileSync(to.config, "utf8")) as { listen: string };
+  const push = new zmq.Push({
+    curveServerKey: keysOf(to).curvePublicKey,
+    curvePublicKey: keys.curvePublicKey,
+    curveSecretKey: keys.curveSecretKey,
+    linger: 2000,
+  });
+  try {
+    push.connect(listen);
+    for (const frames of messages) await push.send(frames);
+  } finally {
+    push.close();
+  }
 }
 
 /** `f2bp2p -c CONFIG report IP [--jail JAIL]` with the real binary; rejects unless it exits 0. */

@@ -10,8 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import YAML from "yaml";
-import * as zmq from "zeromq";
-import { friendBlock, generateIdentity, type Identity, loadIdentity } from "../../src/keys/identity.js";
+import { friendBlock, generateIdentity, type Identity } from "../../src/keys/identity.js";
 import { NEVER_BAN_LIST_SIGNING_TAG } from "../../src/protocol/constants.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
 import { type IpRange, parseRange } from "../../src/protocol/ip.js";
@@ -21,7 +20,16 @@ import { signTagged } from "../../src/protocol/signing.js";
 import { f2bp2p } from "../helpers/cli.js";
 import { assertShape } from "../helpers/json-schema.js";
 import { waitFor } from "../helpers/wait.js";
-import { hasBanLine, type RunningNode, reportWithCli, runNetwork, runNode, Scene } from "./hosts.js";
+import {
+  hasBanLine,
+  keysOf,
+  pushAs,
+  type RunningNode,
+  reportWithCli,
+  runNetwork,
+  runNode,
+  Scene,
+} from "./hosts.js";
 
 interface ListStatus {
   ranges: string[];
@@ -92,26 +100,8 @@ function fakeFriend(node: RunningNode, name: string): Identity {
   return identity;
 }
 
-/** Sends messages to `to` over a real CURVE connection with `keys`, as that friend would. */
-async function sendAs(keys: Identity, to: RunningNode, messages: Buffer[][]): Promise<void> {
-  const toKeys = loadIdentity(path.join(to.home, "keys"));
-  const { listen } = YAML.parse(fs.readFileSync(to.config, "utf8")) as { listen: string };
-  const push = new zmq.Push({
-    curveServerKey: toKeys.curvePublicKey,
-    curvePublicKey: keys.curvePublicKey,
-    curveSecretKey: keys.curveSecretKey,
-    linger: 2000,
-  });
-  try {
-    push.connect(listen);
-    for (const frames of messages) await push.send(frames);
-  } finally {
-    push.close();
-  }
-}
-
 function listFrames(from: Identity, to: RunningNode, ranges: IpRange[], lifetimeMs = 3600_000): Buffer[] {
-  const toKeys = loadIdentity(path.join(to.home, "keys"));
+  const toKeys = keysOf(to);
   const time = Date.now();
   return sealNeverBanList(
     { from: from.signingPublicKey, to: toKeys.signingPublicKey, time, expiresAt: time + lifetimeMs, ranges },
@@ -120,7 +110,7 @@ function listFrames(from: Identity, to: RunningNode, ranges: IpRange[], lifetime
 }
 
 function reportFrames(from: Identity, to: RunningNode, ip: string): Buffer[] {
-  const toKeys = loadIdentity(path.join(to.home, "keys"));
+  const toKeys = keysOf(to);
   const signed = signReport(
     { ip, time: Date.now(), origin: from.signingPublicKey, jail: "sshd" },
     from.signer,
@@ -276,7 +266,7 @@ describe("never-ban lists between friends", () => {
       assert.match(check.stdout + check.stderr, /share_never_ban\[0\].*got 2001:db8::\/47/s);
 
       // As a rogue a would send them (a's own keys over a real CURVE connection).
-      const keys = loadIdentity(path.join(a.home, "keys"));
+      const keys = keysOf(a);
       const tooWide = listFrames(keys, b, [
         { ...range("198.51.100.0/24"), prefix: 23, text: "198.51.100.0/23" },
       ]);
@@ -295,7 +285,7 @@ describe("never-ban lists between friends", () => {
       const tooLong = listFrames(keys, b, [range("198.51.100.1")], 8 * 24 * 3600_000);
       const forged = listFrames(generateIdentity(), b, [range("198.51.100.1")]);
       forged[0]!.set(keys.signingPublicKey, 4);
-      await sendAs(keys, b, [tooWide, tooWide6, tooMany, tooLong, forged]);
+      await pushAs(keys, b, [tooWide, tooWide6, tooMany, tooLong, forged]);
       await waitFor(
         async () => {
           const s = await statusOf(b);
@@ -334,7 +324,7 @@ describe("never-ban lists between friends", () => {
         "f added at b",
       );
       const ip = "203.0.113.50";
-      await sendAs(f, b, [listFrames(f, b, [range("203.0.113.0/24")], 4000), reportFrames(f, b, ip)]);
+      await pushAs(f, b, [listFrames(f, b, [range("203.0.113.0/24")], 4000), reportFrames(f, b, ip)]);
       await waitFor(async () => (await scoreOf(b, ip)).score === 100, 20_000, "f's report at b");
       assert.equal((await scoreOf(b, ip)).heldBackBy, "f");
       assert.deepEqual(lines(b, "BAN", ip), []);

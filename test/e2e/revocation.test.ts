@@ -6,11 +6,8 @@
  * by anyone but the origin is refused and counted against the friend that sent it.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import YAML from "yaml";
-import * as zmq from "zeromq";
 import { loadIdentity } from "../../src/keys/identity.js";
 import { REVOCATION_SIGNING_TAG } from "../../src/protocol/constants.js";
 import { sealEnvelope } from "../../src/protocol/envelope.js";
@@ -20,7 +17,16 @@ import { sha256, signTagged } from "../../src/protocol/signing.js";
 import { f2bp2p } from "../helpers/cli.js";
 import { assertShape } from "../helpers/json-schema.js";
 import { waitFor } from "../helpers/wait.js";
-import { hasBanLine, type RunningNode, reportWithCli, runNetwork, runNode, Scene } from "./hosts.js";
+import {
+  hasBanLine,
+  keysOf,
+  pushAs,
+  type RunningNode,
+  reportWithCli,
+  runNetwork,
+  runNode,
+  Scene,
+} from "./hosts.js";
 
 /** BAN and UNBAN lines of `ip` in a node's bans log. */
 function lines(node: RunningNode, kind: "BAN" | "UNBAN", ip: string): string[] {
@@ -81,22 +87,8 @@ async function sendAs(
   frames: Buffer[],
   done: () => Promise<boolean>,
 ): Promise<void> {
-  const fromKeys = loadIdentity(path.join(from.home, "keys"));
-  const toKeys = loadIdentity(path.join(to.home, "keys"));
-  const { listen } = YAML.parse(fs.readFileSync(to.config, "utf8")) as { listen: string };
-  const push = new zmq.Push({
-    curveServerKey: toKeys.curvePublicKey,
-    curvePublicKey: fromKeys.curvePublicKey,
-    curveSecretKey: fromKeys.curveSecretKey,
-    linger: 1000,
-  });
-  try {
-    push.connect(listen);
-    await push.send(frames);
-    await waitFor(done, 20_000, `${to.name} to take in what ${from.name} sent`);
-  } finally {
-    push.close();
-  }
+  await pushAs(keysOf(from), to, [frames]);
+  await waitFor(done, 20_000, `${to.name} to take in what ${from.name} sent`);
 }
 
 async function restart(scene: Scene, node: RunningNode): Promise<RunningNode> {
