@@ -36,8 +36,21 @@ export function nodeId(signingPublicKey: Uint8Array): string {
 }
 
 export function shortId(signingPublicKey: Uint8Array): string {
-  return nodeId(signingPublicKey).slice(0, 12);
+  const key = Buffer.from(signingPublicKey.buffer, signingPublicKey.byteOffset, signingPublicKey.length);
+  const hex = key.toString("hex");
+  let id = shortIds.get(hex);
+  if (id === undefined) {
+    id = nodeId(signingPublicKey).slice(0, 12);
+    // Bounded: origins are unbounded in number (any friend may relay any origin).
+    if (shortIds.size >= MAX_SHORT_IDS) shortIds.clear();
+    shortIds.set(hex, id);
+  }
+  return id;
 }
+
+/** Short ids of keys seen lately: every report's origin is named in events and logs (a hash each). */
+const MAX_SHORT_IDS = 4096;
+const shortIds = new Map<string, string>();
 
 export function generateIdentity(): Identity {
   const signing = nacl.sign.keyPair();
