@@ -64,6 +64,14 @@ export class SqliteStore implements StateStore {
    * with one statement per friend just before the transaction commits, instead of one per report.
    */
   #broughtNow = new Map<string, number>();
+  /** The same for friend_worth counters (a ban credits each friend in its score): one UPSERT per friend. */
+  #worthNow = new Map<string, { brought: number; confirmed: number; bans: number }>();
+  /**
+   * False only when the revocations table is known to be empty (the usual case): every report's
+   * revocation lookup, on arrival and before it leaves, is then skipped. True after any revoke, also
+   * one rolled back (only a cost); unknown again after expiry deletes some or a rollback.
+   */
+  #revocationsHeld: boolean | undefined;
 
   /**
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
@@ -171,17 +179,20 @@ export class SqliteStore implements StateStore {
     const nested = this.#db.inTransaction;
     // Undone with the transaction (or savepoint) when `work` throws.
     const brought = new Map(this.#broughtNow);
+    const worth = new Map([...this.#worthNow].map(([friend, d]) => [friend, { ...d }]));
     let result: T;
     try {
       result = this.#writing(() =>
         this.#db.transaction(() => {
           const done = work();
-          if (!nested) this.#addBrought();
+          if (!nested) this.#addCounters();
           return done;
         })(),
       );
     } catch (err: unknown) {
       this.#broughtNow = brought;
+      this.#worthNow = worth;
+      this.#revocationsHeld = undefined;
       throw err;
     }
     if (options.durable === true && !nested) this.#syncWal();
@@ -198,7 +209,7 @@ export class SqliteStore implements StateStore {
 
   commit(options: { readonly durable?: boolean } = {}): void {
     this.#writing(() => {
-      this.#addBrought();
+      this.#addCounters();
       this.#db.exec("COMMIT");
     });
     if (options.durable === true) this.#syncWal();
@@ -207,6 +218,8 @@ export class SqliteStore implements StateStore {
   /** Rolls back the open transaction, if SQLite has not already done so after an error. */
   rollback(): void {
     this.#broughtNow.clear();
+    this.#worthNow.clear();
+    this.#revocationsHeld = undefined;
     if (this.#db.inTransaction) this.#writing(() => this.#db.exec("ROLLBACK"));
   }
 
@@ -250,14 +263,20 @@ export class SqliteStore implements StateStore {
     if (broughtBy === null) return;
     this.#broughtNow.set(r.broughtBy, (this.#broughtNow.get(r.broughtBy) ?? 0) + 1);
     // Outside a transaction the insert is committed already: so is its count.
-    if (!this.#db.inTransaction) this.#writing(() => this.#addBrought());
+    if (!this.#db.inTransaction) this.#writing(() => this.#addCounters());
   }
 
-  /** Inside the transaction, before it commits: the friend counts of the reports it inserted. */
-  #addBrought(): void {
+  /**
+   * Inside the transaction, before it commits: the friend counts of the reports it inserted and the
+   * friend_worth counters it added to.
+   */
+  #addCounters(): void {
     for (const [friend, delta] of this.#broughtNow)
       this.#s.countFriend.run({ friend: Buffer.from(friend, "hex"), delta });
     this.#broughtNow.clear();
+    for (const [friend, d] of this.#worthNow)
+      this.#w.addWorth.run({ friend: Buffer.from(friend, "hex"), ...d });
+    this.#worthNow.clear();
   }
 
   updateBestCopy(id: Buffer, c: BestCopy): void {
@@ -304,14 +323,22 @@ export class SqliteStore implements StateStore {
 
   revoke(ip: string, r: StoredRevocation): void {
     this.#writing(() => this.#s.revoke.run(ip, Buffer.from(r.origin, "hex"), r.time, r.reason, r.expiresAt));
+    this.#revocationsHeld = true;
+  }
+
+  #anyRevocations(): boolean {
+    this.#revocationsHeld ??= this.#s.anyRevocation.get() !== undefined;
+    return this.#revocationsHeld;
   }
 
   revocation(ip: string, origin: string): StoredRevocation | undefined {
+    if (!this.#anyRevocations()) return undefined;
     const row = this.#s.revocation.get(ip, Buffer.from(origin, "hex")) as Row | undefined;
     return row === undefined ? undefined : toRevocation(row);
   }
 
   revocations(ip: string): StoredRevocation[] {
+    if (!this.#anyRevocations()) return [];
     return (this.#s.revocations.all(ip) as Row[]).map(toRevocation);
   }
 
@@ -428,6 +455,7 @@ export class SqliteStore implements StateStore {
       }
       const contributionIps = this.#s.expireContributions.all(now, limit) as Row[];
       const revocationIps = this.#s.expireRevocations.all(now, limit) as Row[];
+      if (revocationIps.length > 0) this.#revocationsHeld = undefined;
       const unbanned: string[] = [];
       const ips = [...contributionIps, ...revocationIps].map((r) => r.ip as string);
       for (const ip of new Set(ips)) {
@@ -471,14 +499,13 @@ export class SqliteStore implements StateStore {
   }
 
   addFriendWorth(friend: string, d: FriendWorthDelta): void {
-    this.#writing(() =>
-      this.#w.addWorth.run({
-        friend: Buffer.from(friend, "hex"),
-        brought: d.brought ?? 0,
-        confirmed: d.confirmed ?? 0,
-        bans: d.bans ?? 0,
-      }),
-    );
+    const held = this.#worthNow.get(friend) ?? { brought: 0, confirmed: 0, bans: 0 };
+    held.brought += d.brought ?? 0;
+    held.confirmed += d.confirmed ?? 0;
+    held.bans += d.bans ?? 0;
+    this.#worthNow.set(friend, held);
+    // Outside a transaction it is written at once; inside, once per friend before the commit.
+    if (!this.#db.inTransaction) this.#writing(() => this.#addCounters());
   }
 
   addLeadTime(friend: string, at: number, leadMs: number): void {
@@ -518,6 +545,12 @@ export class SqliteStore implements StateStore {
       e.brought = row.brought as number;
       e.confirmed = row.confirmed as number;
       e.bans = row.bans as number;
+    }
+    for (const [friend, d] of this.#worthNow) {
+      const e = entry(Buffer.from(friend, "hex"));
+      e.brought += d.brought;
+      e.confirmed += d.confirmed;
+      e.bans += d.bans;
     }
     for (const row of this.#w.leadTimes.all() as Row[])
       entry(row.friend).leadTimesMs.push(row.lead_ms as number);
@@ -660,6 +693,7 @@ function prepare(db: Database.Database) {
          expires_at = max(expires_at, excluded.expires_at)`,
     ),
     revocation: db.prepare("SELECT * FROM revocations WHERE ip = ? AND origin = ?"),
+    anyRevocation: db.prepare("SELECT 1 FROM revocations LIMIT 1"),
     allRevocations: db.prepare("SELECT * FROM revocations ORDER BY ip, time DESC"),
     revocations: db.prepare("SELECT * FROM revocations WHERE ip = ? ORDER BY time DESC"),
     expireRevocations: db.prepare(

@@ -80,7 +80,7 @@ describe("state store: WAL checkpoints on a worker thread", () => {
   });
 });
 
-describe("state store: the friend counts of inserted reports, added once per transaction", () => {
+describe("state store: counters added once per transaction", () => {
   it("are in friend_counts when the transaction commits, and counted while it is open", () => {
     const dir = stateDir();
     const store = new SqliteStore(dir);
@@ -123,5 +123,59 @@ describe("state store: the friend counts of inserted reports, added once per tra
     assert.equal(reopened.broughtCounts().get(FRIEND), 2);
     assert.equal(reopened.counts().reports, 2);
     reopened.close();
+  });
+
+  it("friend_worth: shown while the transaction is open, written at its commit, undone with it", () => {
+    const dir = stateDir();
+    const store = new SqliteStore(dir);
+    const worthOf = (s: SqliteStore) => s.friendWorth().find((w) => w.friend === FRIEND);
+    store.begin();
+    store.addFriendWorth(FRIEND, { bans: 1 });
+    store.addFriendWorth(FRIEND, { bans: 1, brought: 2 });
+    assert.equal(worthOf(store)?.bans, 2);
+    assert.equal(worthOf(store)?.brought, 2);
+    store.commit();
+    assert.throws(() =>
+      store.transaction(() => {
+        store.addFriendWorth(FRIEND, { confirmed: 5 });
+        throw new Error("the transaction fails");
+      }),
+    );
+    store.begin();
+    store.addFriendWorth(FRIEND, { bans: 7 });
+    store.rollback();
+    store.addFriendWorth(FRIEND, { confirmed: 1 }); // outside any transaction: written at once
+    store.close();
+    const reopened = new SqliteStore(dir);
+    assert.deepEqual(
+      { ...worthOf(reopened), leadTimesMs: undefined, rejected: undefined },
+      { friend: FRIEND, brought: 2, confirmed: 1, bans: 2, leadTimesMs: undefined, rejected: undefined },
+    );
+    reopened.close();
+  });
+});
+
+describe("state store: revocation lookups", () => {
+  const REVOKED = { origin: FRIEND, time: T0, reason: "mistake", expiresAt: T0 + 86_400_000 };
+
+  it("find a revocation made after lookups found none, also in a later transaction", () => {
+    const store = new SqliteStore(stateDir());
+    assert.equal(store.revocation("198.51.100.1", FRIEND), undefined);
+    assert.deepEqual(store.revocations("198.51.100.1"), []);
+    store.transaction(() => store.revoke("198.51.100.1", REVOKED));
+    assert.equal(store.revocation("198.51.100.1", FRIEND)?.reason, "mistake");
+    assert.equal(store.revocations("198.51.100.1").length, 1);
+    store.close();
+  });
+
+  it("find a revocation again when the transaction that expired the last one is rolled back", () => {
+    const store = new SqliteStore(stateDir());
+    store.transaction(() => store.revoke("198.51.100.1", REVOKED));
+    store.begin();
+    store.expire(T0 + 86_400_000, 100);
+    assert.equal(store.revocation("198.51.100.1", FRIEND), undefined);
+    store.rollback();
+    assert.equal(store.revocation("198.51.100.1", FRIEND)?.reason, "mistake");
+    store.close();
   });
 });
