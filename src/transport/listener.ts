@@ -27,6 +27,14 @@ export const CURVE_OVERHEAD_BYTES = 256;
 export const MAX_WIRE_FRAME_BYTES = MAX_FRAME_BYTES + CURVE_OVERHEAD_BYTES;
 
 /**
+ * Longest the receive loop takes in messages back to back before it lets the rest of the event loop
+ * run: the commit of the messages taken in (and so their bans and forwarding), timers, the control
+ * socket (fail2ban's `report`). zeromq.js resolves a receive at once while messages wait, so under a
+ * flood the loop would otherwise never yield (docs/performance.md, "flood").
+ */
+export const RECEIVE_TURN_MS = 2;
+
+/**
  * The node's inbound side: a PULL socket bound as a CURVE server. ZAP admits only friends' CURVE keys;
  * libzmq drops any frame over MAX_WIRE_FRAME_BYTES and disconnects the peer that sent it.
  * docs/security.md says what this bounds and what it does not (the frame count of a message).
@@ -80,7 +88,12 @@ export class Listener {
    */
   async #receive(): Promise<void> {
     let failuresInARow = 0;
+    let turnStarted = performance.now();
     while (!this.#socket.closed) {
+      if (performance.now() - turnStarted >= RECEIVE_TURN_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+      }
       let frames: Buffer[];
       try {
         frames = await this.#socket.receive();

@@ -19,7 +19,14 @@ export class TestListener {
   readonly #waiters: (() => void)[] = [];
   readonly listener: Listener;
 
-  constructor(context: zmq.Context, endpoint: string, identity = generateIdentity(), policy?: ZapPolicy) {
+  constructor(
+    context: zmq.Context,
+    endpoint: string,
+    identity = generateIdentity(),
+    policy?: ZapPolicy,
+    /** Runs for each message as it arrives, after it is recorded. */
+    onEach?: () => void,
+  ) {
     this.identity = identity;
     this.listener = new Listener({
       context,
@@ -34,6 +41,7 @@ export class TestListener {
       log: silentLogger(),
       onMessage: (frames) => {
         this.received.push(frames);
+        onEach?.();
         for (const wake of this.#waiters.splice(0)) wake();
       },
     });

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import * as zmq from "zeromq";
 import { generateIdentity } from "../../src/keys/identity.js";
 import { MAX_FRAME_BYTES } from "../../src/protocol/constants.js";
-import { MAX_WIRE_FRAME_BYTES, unmapEndpoint } from "../../src/transport/listener.js";
+import { MAX_WIRE_FRAME_BYTES, RECEIVE_TURN_MS, unmapEndpoint } from "../../src/transport/listener.js";
 import { REPO_ROOT } from "../helpers/fail2ban.js";
 import { freePorts, TestListener } from "./helpers.js";
 
@@ -50,6 +50,51 @@ describe("the listener's frame limit", { timeout: 60_000 }, () => {
     await push.send([Buffer.alloc(MAX_WIRE_FRAME_BYTES + 1, 2), Buffer.alloc(64)]);
     await dropped;
     assert.equal(server.received.length, 1);
+  });
+});
+
+describe("the listener's receive loop", { timeout: 60_000 }, () => {
+  const context = new zmq.Context();
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it("lets the rest of the event loop run while messages keep waiting (commits, timers, the control socket)", async () => {
+    const [port] = await freePorts(1);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const total = 300;
+    let turnsTakenAt: number | undefined;
+    let handled = 0;
+    let allHandled: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      allHandled = resolve;
+    });
+    const server = new TestListener(context, endpoint, undefined, undefined, () => {
+      // The first message schedules other work; each message keeps the loop busy for a while.
+      if (handled++ === 0) setImmediate(() => (turnsTakenAt = handled));
+      const until = performance.now() + RECEIVE_TURN_MS / 2;
+      while (performance.now() < until);
+      if (handled === total) allHandled();
+    });
+    const client = generateIdentity();
+    server.admitted.add(client.curvePublicKey);
+    const push = new zmq.Push({
+      context,
+      curveServerKey: server.identity.curvePublicKey,
+      curvePublicKey: client.curvePublicKey,
+      curveSecretKey: client.curveSecretKey,
+      linger: 0,
+    });
+    cleanups.push(() => push.close());
+    push.connect(endpoint);
+    // Everything is queued at the sender before the listener starts taking messages in.
+    for (let i = 0; i < total; i++) await push.send([Buffer.from(`message ${i}`), Buffer.alloc(64)]);
+    await server.listener.start();
+    cleanups.push(() => server.listener.stop());
+    await done;
+    // Without the turns, other work waited until the socket had nothing left to read.
+    assert.ok(turnsTakenAt !== undefined && turnsTakenAt < 10, `other work ran after ${turnsTakenAt} messages`);
   });
 });
 
