@@ -65,7 +65,7 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     );
   });
 
-  it("a ring of six and a triangle deliver each report once per node: no storm, no duplicate bans", async () => {
+  it("a ring of six and a triangle: each report banned once per node, no storm", async () => {
     const ring = ["r1", "r2", "r3", "r4", "r5", "r6"];
     const spec: NetworkSpec = {
       nodes: [...ring, "t1", "t2"].map((name) => ({ name, threshold: 50 })),
@@ -89,11 +89,15 @@ describe("integration: relay over real ZeroMQ on loopback", () => {
     await net.settled();
     for (const [name, node] of net.nodes) {
       for (const ip of ips) assert.equal(banLines(net, name, ip).length, 1, `${name} ${ip}`);
-      // Trust is 100 everywhere, so no later copy can improve on the first: exactly one accepted copy
-      // of each report from a friend, and at most one copy per friend per report.
+      // Trust is 100 everywhere: a later copy is kept only when its path is shorter than every copy
+      // held, which happens when the network delivers a longer path first (nodes share one event loop
+      // here; docs/performance.md, "Open" item a). So: at least one accepted copy of each report from
+      // a friend, and no storm: at most two copies per friend per report (the first, and one with a
+      // shorter path).
       const fromFriends = ips.length - node.stats.localReports;
-      assert.equal(node.stats.accepted - node.stats.localReports, fromFriends, name);
-      assert.ok(node.stats.accepted + node.stats.noGain <= ips.length * node.friends.length, name);
+      assert.ok(node.stats.accepted - node.stats.localReports >= fromFriends, name);
+      const copies = node.stats.accepted + node.stats.noGain;
+      assert.ok(copies <= 2 * ips.length * node.friends.length, `${name}: ${copies} copies`);
     }
     const sent = [...net.nodes.values()].reduce(
       (n, node) => n + node.friends.reduce((m, f) => m + f.link.sent, 0),
