@@ -9,6 +9,7 @@ import { type Identity, shortId } from "../keys/identity.js";
 import { claimOf, FriendRateLimit, TokenBucket } from "../limits/rate-limit.js";
 import { checkEntry, checkStoredReport } from "../protocol/check-entry.js";
 import {
+  KIND_ENVELOPE,
   KIND_NEVER_BAN_LIST,
   KIND_SYNC_PAGE,
   KIND_SYNC_REQUEST,
@@ -53,6 +54,7 @@ import {
 } from "./friend-worth.js";
 import { type ImportSource, importKey, importSourceOf, staysHere } from "./import-source.js";
 import { importJournal } from "./journal-migration.js";
+import { LiveBacklog } from "./live-backlog.js";
 import { NeverBan } from "./never-ban.js";
 import { reconcilePendingBans, reconcilePendingLifts } from "./pending-bans.js";
 import { PendingMessages } from "./pending-messages.js";
@@ -170,6 +172,8 @@ export interface NodeStats {
    * banning it again, e.g. recidive): not reported as this node's own, so a ban never echoes back.
    */
   echoesStopped: number;
+  /** Live messages taken in after their signatures were checked ahead on other threads (a backlog). */
+  checkedAhead: number;
 }
 
 export interface NodeEvents {
@@ -270,6 +274,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     unbans: 0,
     revocations: 0,
     echoesStopped: 0,
+    checkedAhead: 0,
   };
   readonly #c: NodeComponents;
   readonly #friends: Friend[];
@@ -344,6 +349,12 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #syncInbox: { opened: OpenedSyncPage<Friend>; next: number; verdicts: Verdicts | undefined }[] =
     [];
   readonly #verifyPool = new VerifyPool();
+  /** Live messages that arrived while others waited: checked ahead on #verifyPool, taken in in order. */
+  readonly #backlog = new LiveBacklog({
+    verify: (messages) => this.#verifyPool.verifyMessages(messages),
+    take: (frames, verdicts) => this.handleMessage(frames, verdicts),
+    worthChecking: (frames) => this.#worthCheckingAhead(frames),
+  });
   #draining = false;
   #expireTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -409,7 +420,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       policy: this.#authLog.policy((key) => this.#curveKeys.get(key)),
       onConnectionEnded: () => this.#authLog.connectionClosed(),
       log: components.log.child({ component: "listener" }),
-      onMessage: (frames) => this.handleMessage(frames),
+      onMessage: (frames, more) => this.#backlog.offer(frames, more),
     });
   }
 
@@ -531,6 +542,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#listExpiryTimer);
     this.#catchUp.stop();
+    this.#backlog.clear();
     this.#verifyPool.close();
     clearTimeout(this.#markTimer);
     this.#commitGroup(true);
@@ -937,10 +949,23 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * One message from the listener. Everything in it is hostile until checked, and nothing here throws:
-   * a store that cannot write keeps the message in memory (bounded) and retries it.
+   * A message waiting behind others: an envelope (by its header) from a friend within its rate limit,
+   * whose signatures are worth checking on another thread. Checked again when it is taken in.
    */
-  handleMessage(frames: Buffer[]): void {
+  #worthCheckingAhead(frames: readonly Buffer[]): boolean {
+    const head = frames[0];
+    if (head === undefined || head.length < 2 || head[0] !== PROTOCOL_VERSION || head[1] !== KIND_ENVELOPE)
+      return false;
+    const claim = claimOf(frames);
+    return this.#friendsByKey.has(claim.sender ?? "") && this.#rateLimit.admits(claim, this.#c.now());
+  }
+
+  /**
+   * One message from the listener. Everything in it is hostile until checked, and nothing here throws:
+   * a store that cannot write keeps the message in memory (bounded) and retries it. `verdicts`: its
+   * signature checks made already on the verify pool (LiveBacklog), or undefined: made here.
+   */
+  handleMessage(frames: Buffer[], verdicts?: Verdicts): void {
     const arrived = performance.now();
     this.stats.messages++;
     const head = frames[0];
@@ -963,19 +988,26 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       this.#rejected("rate-limited", this.#friendsByKey.get(claim.sender ?? ""));
       return;
     }
-    const opened = openMessage(frames, {
-      self: this.identity.signingPublicKey,
-      friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
-    });
+    const hopVerdict =
+      frames.length < 2 ? undefined : verdicts?.({ bytes: frames[0]!, signature: frames[1]! });
+    const opened = openMessage(
+      frames,
+      {
+        self: this.identity.signingPublicKey,
+        friendBySigningKey: (key) => this.#friendsByKey.get(key.toString("hex")),
+      },
+      hopVerdict,
+    );
     if (!opened.ok) {
       this.#rejected(opened.code, undefined);
       return;
     }
+    if (verdicts !== undefined) this.stats.checkedAhead++;
     this.#rateLimit.charge(opened.value.hop.key, claim.cost, this.#c.now());
     let accepted: Accepted[];
     try {
       this.#openGroup();
-      accepted = this.#store!.transaction(() => this.#ingest(opened.value));
+      accepted = this.#store!.transaction(() => this.#ingest(opened.value, false, verdicts));
     } catch (err: unknown) {
       this.#ingestFailed(frames, err);
       return;

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { CarriedReport } from "../protocol/envelope.js";
-import type { VerifyAnswer, VerifyRequest } from "./verify-worker.js";
+import { ITEM_ENVELOPE, ITEM_RECORD, type VerifyAnswer, type VerifyRequest } from "./verify-worker.js";
 
 /**
  * Most signature-check threads: one per core but the main thread's, up to this. Sync pages come
@@ -17,17 +17,23 @@ export const MAX_VERIFY_THREADS = 4;
 export const VERIFY_THREAD_NICE = 10;
 
 /**
- * A record's verdict from the pool: true or false when a thread checked it (its origin signature,
- * as checkEntry would), undefined when no thread did (the pool failed): the caller checks it itself.
+ * An item's verdict from the pool, for exactly the bytes and signature objects that were sent (a
+ * copy with the same content has none): true or false when a thread checked it (a record's origin
+ * signature as checkEntry would, an envelope's hop signature as openMessage would), undefined when
+ * no thread did (the pool failed, or it was not sent): the caller checks it itself.
  */
-export type Verdicts = (carried: CarriedReport) => boolean | undefined;
+export type Verdicts = (signed: CarriedReport) => boolean | undefined;
 
 const NONE: Verdicts = () => undefined;
+
+interface Item extends CarriedReport {
+  readonly kind: typeof ITEM_RECORD | typeof ITEM_ENVELOPE;
+}
 
 interface Thread {
   readonly worker: Worker;
   /** Batches sent and not yet answered: id → what to resolve. */
-  readonly waiting: Map<number, { reports: readonly CarriedReport[]; done: (v: Verdicts) => void }>;
+  readonly waiting: Map<number, { items: readonly Item[]; done: (v: Verdicts) => void }>;
 }
 
 /**
@@ -54,23 +60,45 @@ export class VerifyPool {
    * verdicts are all undefined and the caller verifies.
    */
   verify(reports: readonly CarriedReport[]): Promise<Verdicts> {
+    return this.#check(reports.map((r) => ({ bytes: r.bytes, signature: r.signature, kind: ITEM_RECORD })));
+  }
+
+  /**
+   * The verdicts for whole envelope messages (frames as received): each envelope's hop signature,
+   * looked up as `{ bytes: frames[0], signature: frames[1] }`, and each record it carries. Frames
+   * that are no envelope get verdicts nobody asks for; openMessage and checkEntry check the rest.
+   */
+  verifyMessages(messages: readonly (readonly Buffer[])[]): Promise<Verdicts> {
+    const items: Item[] = [];
+    for (const frames of messages) {
+      if (frames.length < 2) continue;
+      items.push({ bytes: frames[0]!, signature: frames[1]!, kind: ITEM_ENVELOPE });
+      for (let i = 2; i + 1 < frames.length; i += 2)
+        items.push({ bytes: frames[i]!, signature: frames[i + 1]!, kind: ITEM_RECORD });
+    }
+    return this.#check(items);
+  }
+
+  #check(items: readonly Item[]): Promise<Verdicts> {
     const thread = this.#closed ? undefined : this.#thread();
-    if (thread === undefined || reports.length === 0) return Promise.resolve(NONE);
-    const lengths = new Uint32Array(reports.length * 2);
+    if (thread === undefined || items.length === 0) return Promise.resolve(NONE);
+    const lengths = new Uint32Array(items.length * 2);
+    const kinds = new Uint8Array(items.length);
     const parts: Buffer[] = [];
-    reports.forEach((r, i) => {
-      lengths[2 * i] = r.bytes.length;
-      lengths[2 * i + 1] = r.signature.length;
-      parts.push(r.bytes, r.signature);
+    items.forEach((item, i) => {
+      lengths[2 * i] = item.bytes.length;
+      lengths[2 * i + 1] = item.signature.length;
+      kinds[i] = item.kind;
+      parts.push(item.bytes, item.signature);
     });
-    // One fresh buffer, moved to the thread: the records are views into received frames.
+    // One fresh buffer, moved to the thread: the items are views into received frames.
     const packed = Buffer.concat(parts);
     const data = packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.length);
     const id = ++this.#ids;
     return new Promise((done) => {
-      thread.waiting.set(id, { reports, done });
-      const request: VerifyRequest = { id, data, lengths };
-      thread.worker.postMessage(request, [data, lengths.buffer]);
+      thread.waiting.set(id, { items, done });
+      const request: VerifyRequest = { id, data, lengths, kinds };
+      thread.worker.postMessage(request, [data, lengths.buffer, kinds.buffer]);
     });
   }
 
@@ -102,11 +130,7 @@ export class VerifyPool {
       const batch = thread.waiting.get(id);
       if (batch === undefined) return;
       thread.waiting.delete(id);
-      const verdicts = new Map<CarriedReport, boolean>();
-      batch.reports.forEach((r, i) => {
-        verdicts.set(r, valid[i] === 1);
-      });
-      batch.done((carried) => verdicts.get(carried));
+      batch.done(verdictsOf(batch.items, valid));
     });
     // A thread that fails or ends is replaced at the next batch; its batches are checked by the caller.
     const lost = (): void => {
@@ -124,4 +148,16 @@ export class VerifyPool {
     thread.waiting.clear();
     void thread.worker.terminate();
   }
+}
+
+/** Verdicts by the identity of the bytes and signature objects checked (one bytes object may come with several signatures). */
+function verdictsOf(items: readonly Item[], valid: Uint8Array): Verdicts {
+  const byBytes = new Map<Buffer, { signature: Buffer; valid: boolean }[]>();
+  items.forEach((item, i) => {
+    const held = byBytes.get(item.bytes);
+    const verdict = { signature: item.signature, valid: valid[i] === 1 };
+    if (held === undefined) byBytes.set(item.bytes, [verdict]);
+    else held.push(verdict);
+  });
+  return (signed) => byBytes.get(signed.bytes)?.find((v) => v.signature === signed.signature)?.valid;
 }

@@ -141,9 +141,14 @@ export interface Recipient<F> {
 /**
  * Checks a whole message before any report in it is looked at: frame count and sizes, envelope
  * structure, that the sender is one of our friends, that it was meant for us, and the hop's signature
- * over the envelope bytes exactly as they arrived.
+ * over the envelope bytes exactly as they arrived. `hopVerdict`: that signature check made already
+ * on these very frames (node/verify-pool.ts, on another thread), or undefined: it is made here.
  */
-export function openMessage<F>(frames: readonly Buffer[], recipient: Recipient<F>): Result<OpenedMessage<F>> {
+export function openMessage<F>(
+  frames: readonly Buffer[],
+  recipient: Recipient<F>,
+  hopVerdict?: boolean,
+): Result<OpenedMessage<F>> {
   if (frames.length < 4 || frames.length > MAX_FRAMES || frames.length % 2 !== 0)
     return reject("bad-frame-count");
   if (frames[0]!.length > MAX_FRAME_BYTES) return reject("frame-too-large");
@@ -155,7 +160,7 @@ export function openMessage<F>(frames: readonly Buffer[], recipient: Recipient<F
   const hop = recipient.friendBySigningKey(envelope.from);
   if (hop === undefined) return reject("unknown-hop");
   if (!envelope.to.equals(recipient.self)) return reject("wrong-recipient");
-  if (!verifyTagged(ENVELOPE_SIGNING_TAG, frames[0]!, frames[1]!, envelope.from))
+  if (!(hopVerdict ?? verifyTagged(ENVELOPE_SIGNING_TAG, frames[0]!, frames[1]!, envelope.from)))
     return reject("bad-hop-signature");
   const reports = carriedReports(frames);
   return reports.ok ? ok({ envelope, hop, reports: reports.value }) : reports;

@@ -14,8 +14,11 @@ export interface ListenerOptions {
   readonly log: Logger;
   /** Called after libzmq closed or failed a connection (the peer is not known here). */
   readonly onConnectionEnded?: () => void;
-  /** Handles one message; must not throw for anything a peer can send. */
-  readonly onMessage: (frames: Buffer[]) => void | Promise<void>;
+  /**
+   * Handles one message; must not throw for anything a peer can send. `more`: the socket holds more
+   * messages already. The next message is read once a returned promise resolves.
+   */
+  readonly onMessage: (frames: Buffer[], more: boolean) => void | Promise<void>;
 }
 
 /**
@@ -108,7 +111,7 @@ export class Listener {
         continue;
       }
       try {
-        await this.#options.onMessage(frames);
+        await this.#options.onMessage(frames, this.#socket.readable);
       } catch (err: unknown) {
         this.#options.log.error("bug: message handler threw", { error: String(err) });
       }
