@@ -94,7 +94,10 @@ describe("the listener's receive loop", { timeout: 60_000 }, () => {
     cleanups.push(() => server.listener.stop());
     await done;
     // Without the turns, other work waited until the socket had nothing left to read.
-    assert.ok(turnsTakenAt !== undefined && turnsTakenAt < 10, `other work ran after ${turnsTakenAt} messages`);
+    assert.ok(
+      turnsTakenAt !== undefined && turnsTakenAt < 10,
+      `other work ran after ${turnsTakenAt} messages`,
+    );
   });
 });
 
