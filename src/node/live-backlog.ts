@@ -7,16 +7,16 @@ import type { Verdicts } from "./verify-pool.js";
 export const AHEAD_BATCH_SIGNATURES = 64;
 /**
  * Most messages waiting here to be taken in. Beyond it the listener stops reading (libzmq's receive
- * high-water mark then holds the rest back at the sender): at most about 6 MB of full envelopes. It
- * also bounds how long a quiet friend's message waits here behind a flooding friend's.
+ * high-water mark then holds the rest back at the sender): at most about 12 MB of full envelopes.
  */
-export const MAX_WAITING_MESSAGES = 128;
+export const MAX_WAITING_MESSAGES = 256;
 /** Longest the queue is taken in back to back before the rest of the event loop may run (ms). */
 export const TAKE_TURN_MS = 2;
 /**
- * Messages count as a backlog once this many in a row were read while the socket held more: a short
- * burst (a few friends' copies of one report) is taken in at once, as it came, with no thread round
- * trip (which would let a copy with a longer path overtake a shorter one).
+ * A sender's messages count as a backlog once this many of them in a row (no other sender's between)
+ * were read while the socket held more: a short burst (a few friends' copies of one report) is taken
+ * in at once, as it came, with no thread round trip (which would let a copy with a longer path
+ * overtake a shorter one).
  */
 export const BACKLOG_AFTER_MESSAGES = 16;
 
@@ -30,6 +30,8 @@ export interface LiveBacklogOptions {
    * within its rate limit (checked before any signature, as when it is taken in).
    */
   readonly worthChecking: (frames: readonly Buffer[]) => boolean;
+  /** Who the message says it is from (any stable text; "" when it does not say). */
+  readonly senderOf: (frames: readonly Buffer[]) => string;
 }
 
 interface Batch {
@@ -42,22 +44,24 @@ interface Batch {
 }
 
 /**
- * Live messages that arrive while others wait (the listener's socket still holds more): their
- * envelope and record signatures are checked on the verify pool's threads, a batch at a time, while
- * the main thread takes in the messages before them. Messages are taken in strictly in the order
- * they arrived, each exactly as it would be without waiting (openMessage and checkEntry use the
+ * Live messages that arrive while others of the same sender wait (the listener's socket still holds
+ * more): their envelope and record signatures are checked on the verify pool's threads, a batch at
+ * a time, while the main thread takes in the messages before them. Each sender's messages are taken
+ * in strictly in the order they arrived, each exactly as it would be without waiting (openMessage and checkEntry use the
  * thread's verdict instead of verifying again, or verify themselves when there is none). A message
  * that arrives while nothing waits is taken in at once: an idle node pays no thread round trip per
  * hop. docs/performance.md ("ingest") has the measurements.
  */
 export class LiveBacklog {
   readonly #o: LiveBacklogOptions;
-  #waiting: { frames: Buffer[]; batch: Batch | undefined }[] = [];
+  #waiting: { frames: Buffer[]; batch: Batch | undefined; sender: string }[] = [];
+  /** Messages waiting per sender: each sender's messages are taken in in the order they came. */
+  readonly #waitingBySender = new Map<string, number>();
   #open: Batch | undefined;
   #pumping = false;
   #roomWaiters: (() => void)[] = [];
-  /** Messages read in a row while the socket held more. */
-  #moreInARow = 0;
+  /** The sender of the last message, and how many of its messages in a row came with more waiting. */
+  #run = { sender: "", count: 0 };
 
   constructor(options: LiveBacklogOptions) {
     this.#o = options;
@@ -69,13 +73,19 @@ export class LiveBacklog {
 
   /**
    * A message from the listener; `more` when the socket holds more already. Taken in at once unless
-   * messages wait here or more than BACKLOG_AFTER_MESSAGES were read in a row with more waiting. Returns a promise when
+   * messages of its sender wait here or its sender's messages are a backlog (BACKLOG_AFTER_MESSAGES). Returns a promise when
    * MAX_WAITING_MESSAGES wait: the listener reads on once it resolves.
    */
   offer(frames: Buffer[], more: boolean): Promise<void> | undefined {
-    this.#moreInARow = more ? this.#moreInARow + 1 : 0;
-    const backlog = this.#moreInARow > BACKLOG_AFTER_MESSAGES;
-    if (this.#waiting.length === 0 && !backlog) {
+    const sender = this.#o.senderOf(frames);
+    this.#run =
+      more && this.#run.sender === sender
+        ? { sender, count: this.#run.count + 1 }
+        : { sender, count: more ? 1 : 0 };
+    const backlog = this.#run.count > BACKLOG_AFTER_MESSAGES;
+    // Nothing of this sender waits: unless it is the one keeping the socket busy, in at once (a quiet
+    // friend's report does not queue behind a flooding friend's).
+    if (!this.#waitingBySender.has(sender) && !backlog) {
       this.#o.take(frames, undefined);
       return undefined;
     }
@@ -86,7 +96,8 @@ export class LiveBacklog {
       batch.signatures += frames.length / 2;
       if (batch.signatures >= AHEAD_BATCH_SIGNATURES) this.#send(batch);
     }
-    this.#waiting.push({ frames, batch });
+    this.#waiting.push({ frames, batch, sender });
+    this.#waitingBySender.set(sender, (this.#waitingBySender.get(sender) ?? 0) + 1);
     // The burst is over: what waits is checked now rather than when a batch would be full.
     if (!more && this.#open !== undefined) this.#send(this.#open);
     this.#pump();
@@ -98,6 +109,7 @@ export class LiveBacklog {
   /** Forgets everything waiting (the node stops); a listener held back reads on. */
   clear(): void {
     this.#waiting = [];
+    this.#waitingBySender.clear();
     this.#open = undefined;
     for (const resolve of this.#roomWaiters.splice(0)) resolve();
   }
@@ -135,11 +147,16 @@ export class LiveBacklog {
           return;
         }
         this.#waiting.shift();
+        const left = this.#waitingBySender.get(next.sender)! - 1;
+        if (left === 0) this.#waitingBySender.delete(next.sender);
+        else this.#waitingBySender.set(next.sender, left);
         this.#o.take(next.frames, next.batch?.verdicts);
       }
     } finally {
       this.#pumping = false;
-      if (this.#waiting.length < MAX_WAITING_MESSAGES / 2)
+      // Read on as soon as there is room: libzmq reads its connections in turn, so a quiet friend's
+      // message is among the next few read even while a flooding friend's fill this queue.
+      if (this.#waiting.length < MAX_WAITING_MESSAGES)
         for (const resolve of this.#roomWaiters.splice(0)) resolve();
     }
   }

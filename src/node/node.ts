@@ -354,6 +354,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     verify: (messages) => this.#verifyPool.verifyMessages(messages),
     take: (frames, verdicts) => this.handleMessage(frames, verdicts),
     worthChecking: (frames) => this.#worthCheckingAhead(frames),
+    // Every message kind names its sender's key at offset 4 (docs/protocol.md sections 6, 13, 18).
+    senderOf: (frames) =>
+      frames[0] !== undefined && frames[0].length >= 36 ? frames[0].toString("latin1", 4, 36) : "",
   });
   #draining = false;
   #expireTimer: NodeJS.Timeout | undefined;

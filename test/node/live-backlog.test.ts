@@ -26,6 +26,7 @@ function backlogUnderTest() {
       }),
     take: (frames, verdicts) => taken.push({ name: names.get(frames)!, verdicts }),
     worthChecking: (frames) => !names.get(frames)!.startsWith("sync"),
+    senderOf: (frames) => (names.get(frames)!.startsWith("quiet") ? "quiet" : "busy"),
   });
   /** A message of `signatures` signatures: a header and signature frame, then report frame pairs. */
   const message = (name: string, signatures = 2): Buffer[] => {
@@ -33,7 +34,7 @@ function backlogUnderTest() {
     names.set(frames, name);
     return frames;
   };
-  /** The socket has held more for a while already: what comes next waits and is checked ahead. */
+  /** One sender has kept the socket busy for a while already: its next messages wait and are checked ahead. */
   const backlogged = (): void => {
     for (let i = 0; i < BACKLOG_AFTER_MESSAGES; i++) backlog.offer(message(`burst ${i}`), true);
     taken.splice(0);
@@ -64,6 +65,25 @@ describe("live backlog: signatures checked ahead while messages wait", () => {
     assert.equal(taken.length, BACKLOG_AFTER_MESSAGES);
     assert.equal(batches.length, 0, "a batch not yet full waits for more, or for the end of the turn");
     assert.equal(backlog.waiting, 1);
+  });
+
+  it("takes another sender's message in at once while the busy sender's messages wait", async () => {
+    const { backlog, taken, batches, message, backlogged } = backlogUnderTest();
+    backlogged();
+    backlog.offer(message("busy 1"), true);
+    backlog.offer(message("quiet 1"), true);
+    backlog.offer(message("busy 2"), true);
+    assert.deepEqual(
+      taken.map((t) => t.name),
+      ["quiet 1"],
+    );
+    backlog.offer(message("busy 3"), false);
+    for (const batch of batches) batch.answer();
+    await waitFor(() => taken.length === 4, 5000, "the busy sender's messages");
+    assert.deepEqual(
+      taken.map((t) => t.name),
+      ["quiet 1", "busy 1", "busy 2", "busy 3"],
+    );
   });
 
   it("takes waiting messages in strictly in arrival order, each once its batch is checked", async () => {
