@@ -156,9 +156,12 @@ async function oneRun(
     senders.quiet.send({ op: "trickle", set: sets.quiet, intervalMs: QUIET_INTERVAL_MS });
     await floodSent;
     const { times } = (await quietSent) as unknown as { times: number[] };
-    // Everything sent has arrived once the node has handled every flood message.
+    // Everything sent has arrived once every flood report is accepted (its commit done) or refused.
     const deadline = Date.now() + 300_000;
-    while (node.stats.messages < counts.flood + counts.quiet && Date.now() < deadline) {
+    const settled = () =>
+      node.stats.messages >= counts.flood + counts.quiet &&
+      floodAccepted + (node.stats.rejected["rate-limited"] ?? 0) >= counts.flood;
+    while (!settled() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const seconds = (performance.now() - start) / 1000;

@@ -17,6 +17,13 @@ export const MAX_VERIFY_THREADS = 4;
 export const VERIFY_THREAD_NICE = 10;
 
 /**
+ * Heap of a signature-check thread (MB): it holds one batch at a time, a few hundred KB at most. V8's
+ * defaults would let each thread's young generation grow to tens of MB of resident memory under a
+ * flood before it collects. A thread that runs out anyway ends; its batches are checked by the caller.
+ */
+export const VERIFY_THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } as const;
+
+/**
  * An item's verdict from the pool, for exactly the bytes and signature objects that were sent (a
  * copy with the same content has none): true or false when a thread checked it (a record's origin
  * signature as checkEntry would, an envelope's hop signature as openMessage would), undefined when
@@ -123,6 +130,7 @@ export class VerifyPool {
   #start(): Thread {
     const worker = new Worker(new URL("./verify-worker.js", import.meta.url), {
       workerData: { nice: VERIFY_THREAD_NICE },
+      resourceLimits: VERIFY_THREAD_HEAP,
     });
     worker.unref();
     const thread: Thread = { worker, waiting: new Map() };
