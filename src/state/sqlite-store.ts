@@ -60,6 +60,11 @@ export class SqliteStore implements StateStore {
   #worthStatements: ReturnType<typeof prepareWorth> | undefined;
   #checkpointer: Checkpointer | undefined;
   /**
+   * better-sqlite3's transaction wrapper (a savepoint when nested), made once: making one per call
+   * costs several times the savepoint itself, and the node opens one per message and sync slice.
+   */
+  #transactionWrapper: ((body: () => unknown) => unknown) | undefined;
+  /**
    * Reports each friend (hex key) brought in by the open transaction, not yet in friend_counts: added
    * with one statement per friend just before the transaction commits, instead of one per report.
    */
@@ -183,11 +188,11 @@ export class SqliteStore implements StateStore {
     let result: T;
     try {
       result = this.#writing(() =>
-        this.#db.transaction(() => {
+        this.#runInTransaction(() => {
           const done = work();
           if (!nested) this.#addCounters();
           return done;
-        })(),
+        }),
       );
     } catch (err: unknown) {
       this.#broughtNow = brought;
@@ -197,6 +202,11 @@ export class SqliteStore implements StateStore {
     }
     if (options.durable === true && !nested) this.#syncWal();
     return result;
+  }
+
+  #runInTransaction<T>(body: () => T): T {
+    this.#transactionWrapper ??= this.#db.transaction((b: () => unknown) => b());
+    return this.#transactionWrapper(body) as T;
   }
 
   get inTransaction(): boolean {
