@@ -116,7 +116,7 @@ async function portReleased(port: number): Promise<void> {
 /** Loads one node from its files, the way `f2bp2p run` does, without the control socket. */
 export function loadNode(
   configFile: string,
-  components: { context: zmq.Context; log?: Logger; now?: () => number },
+  components: { context: zmq.Context; log?: Logger; now?: () => number; linkQueue?: number },
 ): F2bNode {
   const config = loadNodeConfig(configFile);
   const identity = loadIdentity(config.keysDir);
@@ -128,6 +128,7 @@ export function loadNode(
     context: components.context,
     log: components.log ?? silentLogger(),
     now: components.now ?? Date.now,
+    linkQueue: components.linkQueue,
   });
 }
 

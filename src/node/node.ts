@@ -72,6 +72,8 @@ export interface NodeComponents {
    * Without one, start() opens `state_dir` itself the same way and closes it at stop().
    */
   readonly store?: StateStore;
+  /** Reports queued per friend link while the friend is away (FriendLink MAX_QUEUED_REPORTS unless set). */
+  readonly linkQueue?: number;
 }
 
 /** A friend as the running node sees it. */
@@ -440,6 +442,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       signer: this.identity.signer,
       log: this.#c.log.child({ component: `friend:${config.name}` }),
       now: this.#c.now,
+      maxQueued: this.#c.linkQueue,
       // Whatever was in flight when a connection dropped is gone (PUSH has no acknowledgements), and
       // the friend may have been down: ask it for what we lack (and it asks us back).
       onConnected: () => this.#catchUp.connected(friend),

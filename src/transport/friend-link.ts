@@ -52,7 +52,7 @@ export interface FriendLinkOptions {
   readonly friendKey: Buffer;
   readonly signer: KeyObject;
   readonly log: Logger;
-  /** Reports kept for a friend that is away; beyond this the oldest are dropped and counted. */
+  /** Reports kept for a friend that is away; beyond this the oldest are dropped and counted (MAX_QUEUED_REPORTS). */
   readonly maxQueued?: number;
   readonly now: () => number;
   /**
@@ -68,6 +68,15 @@ export interface FriendLinkOptions {
 export interface FriendLinkEvents {
   state: [LinkState];
 }
+
+/**
+ * Reports kept in memory for one friend that is away or slow; beyond this the oldest are dropped
+ * and counted (`status`: `dropped`). Nothing is lost by that: every report held is in the store's
+ * catch-up log, and the friend gets what it lacks by catch-up sync when it reconnects and every
+ * `sync_interval` (docs/protocol.md section 13). About 5 MB a friend; it was 100,000 (about 50 MB,
+ * whose garbage collection stalled the node for 60-80 ms under a flood: docs/performance.md).
+ */
+export const MAX_QUEUED_REPORTS = 10_000;
 
 /**
  * The outbound side towards one friend: a PUSH socket connected as a CURVE client. ZeroMQ reconnects
@@ -257,7 +266,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #push(slot: Slot): void {
     if (this.#closed) return;
     this.#queue.push(slot);
-    const max = this.#options.maxQueued ?? 100_000;
+    const max = this.#options.maxQueued ?? MAX_QUEUED_REPORTS;
     if (this.#queue.length > max) {
       this.#forget(this.#queue.shift()!);
       this.#dropped++;
