@@ -13,6 +13,7 @@ import {
   KIND_NEVER_BAN_LIST,
   KIND_SYNC_PAGE,
   KIND_SYNC_REQUEST,
+  MAX_FRAMES,
   MAX_NEVER_BAN_LIST_LIFETIME_MS,
   NEVER_BAN_LIST_SIGNING_TAG,
   PROTOCOL_VERSION,
@@ -357,8 +358,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     take: (frames, verdicts) => this.handleMessage(frames, verdicts),
     worthChecking: (frames) => this.#worthCheckingAhead(frames),
     // Every message kind names its sender's key at offset 4 (docs/protocol.md sections 6, 13, 18).
-    senderOf: (frames) =>
-      frames[0] !== undefined && frames[0].length >= 36 ? frames[0].toString("latin1", 4, 36) : "",
+    senderOf: (frames) => claimOf(frames).sender ?? "",
   });
   #draining = false;
   #expireTimer: NodeJS.Timeout | undefined;
@@ -962,6 +962,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const head = frames[0];
     if (head === undefined || head.length < 2 || head[0] !== PROTOCOL_VERSION || head[1] !== KIND_ENVELOPE)
       return false;
+    // Only frame counts openMessage could accept go to a thread (libzmq bounds each frame's size).
+    if (frames.length < 4 || frames.length > MAX_FRAMES || frames.length % 2 !== 0) return false;
     const claim = claimOf(frames);
     return this.#friendsByKey.has(claim.sender ?? "") && this.#rateLimit.admits(claim, this.#c.now());
   }

@@ -174,6 +174,7 @@ describe("live backlog in a real node", { timeout: 60_000 }, async () => {
     const good: string[] = [];
     const badHop = new Set<number>();
     const badOrigin = new Set<number>();
+    const badFrames = new Set<number>();
     for (let i = 0; i < count; i++) {
       const ip = i < 250 ? `198.51.100.${i + 1}` : `203.0.113.${i - 249}`;
       const signed = signReport(
@@ -195,6 +196,9 @@ describe("live backlog in a real node", { timeout: 60_000 }, async () => {
       } else if (i % 41 === 7) {
         frames[3]![17]! ^= 1; // the origin's signature over the report
         badOrigin.add(i);
+      } else if (i % 43 === 11) {
+        frames.push(Buffer.alloc(1)); // an odd frame count: never sent to a thread, refused whole
+        badFrames.add(i);
       } else good.push(ip);
       messages.push(frames);
     }
@@ -219,6 +223,7 @@ describe("live backlog in a real node", { timeout: 60_000 }, async () => {
     assert.deepEqual(accepted, good);
     assert.equal(me.stats.rejected["bad-hop-signature"], badHop.size);
     assert.equal(me.stats.rejected["bad-origin-signature"], badOrigin.size);
+    assert.equal(me.stats.rejected["bad-frame-count"], badFrames.size);
     // Sent faster than they are taken in: most waited, and were checked ahead on the pool's threads.
     assert.ok(me.stats.checkedAhead > count / 2, `${me.stats.checkedAhead} of ${count} checked ahead`);
   });

@@ -9,6 +9,19 @@ import { MAX_WIRE_FRAME_BYTES, RECEIVE_TURN_MS, unmapEndpoint } from "../../src/
 import { REPO_ROOT } from "../helpers/fail2ban.js";
 import { freePorts, TestListener } from "./helpers.js";
 
+/** A CURVE PUSH socket with a fresh key the listener admits (not yet connected). */
+function admittedPush(context: zmq.Context, server: TestListener): zmq.Push {
+  const client = generateIdentity();
+  server.admitted.add(client.curvePublicKey);
+  return new zmq.Push({
+    context,
+    curveServerKey: server.identity.curvePublicKey,
+    curvePublicKey: client.curvePublicKey,
+    curveSecretKey: client.curveSecretKey,
+    linger: 0,
+  });
+}
+
 describe("the listener's frame limit", { timeout: 60_000 }, () => {
   const context = new zmq.Context();
   const cleanups: (() => unknown)[] = [];
@@ -30,15 +43,7 @@ describe("the listener's frame limit", { timeout: 60_000 }, () => {
     cleanups.push(() => server.listener.stop());
     // Bound on the dual-stack socket, an IPv4 endpoint reads back as written, not as ::ffff:.
     assert.equal(server.listener.endpoint, endpoint);
-    const client = generateIdentity();
-    server.admitted.add(client.curvePublicKey);
-    const push = new zmq.Push({
-      context,
-      curveServerKey: server.identity.curvePublicKey,
-      curvePublicKey: client.curvePublicKey,
-      curveSecretKey: client.curveSecretKey,
-      linger: 0,
-    });
+    const push = admittedPush(context, server);
     cleanups.push(() => push.close());
     const handshake = new Promise<void>((resolve) => push.events.on("handshake", () => resolve()));
     push.connect(endpoint);
@@ -77,15 +82,7 @@ describe("the listener's receive loop", { timeout: 60_000 }, () => {
       while (performance.now() < until);
       if (handled === total) allHandled();
     });
-    const client = generateIdentity();
-    server.admitted.add(client.curvePublicKey);
-    const push = new zmq.Push({
-      context,
-      curveServerKey: server.identity.curvePublicKey,
-      curvePublicKey: client.curvePublicKey,
-      curveSecretKey: client.curveSecretKey,
-      linger: 0,
-    });
+    const push = admittedPush(context, server);
     cleanups.push(() => push.close());
     push.connect(endpoint);
     // Everything is queued at the sender before the listener starts taking messages in.
