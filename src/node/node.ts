@@ -1011,6 +1011,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     if (verdicts !== undefined) this.stats.checkedAhead++;
+    opened.value.hop.link.heardFrom();
     this.#rateLimit.charge(opened.value.hop.key, claim.cost, this.#c.now());
     let accepted: Accepted[];
     try {
@@ -1040,6 +1041,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     const { request, friend } = opened.value;
+    // A friend that comes back asks first: our answer must not wait for our link's reconnect backoff.
+    friend.link.heardFrom();
     // Our never-ban list leads every answer: a friend that was away gets it by catch-up (section 18.3).
     if (
       !this.#catchUp.answer(friend, request, () =>

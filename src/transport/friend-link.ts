@@ -11,6 +11,7 @@ import {
   nextLinkState,
   RECONNECT_INTERVAL_MS,
   RECONNECT_MAX_INTERVAL_MS,
+  redialsEarly,
   relinkDelay,
 } from "./link-state.js";
 import { LINK_SOCKET_OPTIONS } from "./socket-options.js";
@@ -62,6 +63,12 @@ export interface FriendLinkOptions {
   readonly onConnected?: () => void;
   /** First wait before replacing a failed socket (tests shorten it); default RELINK_FIRST_DELAY_MS. */
   readonly relinkFirstDelayMs?: number;
+  /**
+   * libzmq's reconnect backoff after a refused or lost TCP connection, first and longest wait, ms
+   * (tests lengthen it); defaults RECONNECT_INTERVAL_MS and RECONNECT_MAX_INTERVAL_MS.
+   */
+  readonly reconnectIntervalMs?: number;
+  readonly reconnectMaxIntervalMs?: number;
 }
 
 /** Events of a link: its state after every change, for the node's log, `status` and tests. */
@@ -95,6 +102,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #holdTimer: NodeJS.Timeout | undefined;
   #relinkTimer: NodeJS.Timeout | undefined;
   #relinkFailures = 0;
+  #earlyRedialAt: number | undefined;
   #pumping = false;
   #closed = false;
   #dropped = 0;
@@ -126,8 +134,8 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
       // Messages wait in our queue, not in a pipe to a connection that may yet fail its handshake.
       immediate: true,
       sendHighWaterMark: 1000,
-      reconnectInterval: RECONNECT_INTERVAL_MS,
-      reconnectMaxInterval: RECONNECT_MAX_INTERVAL_MS,
+      reconnectInterval: options.reconnectIntervalMs ?? RECONNECT_INTERVAL_MS,
+      reconnectMaxInterval: options.reconnectMaxIntervalMs ?? RECONNECT_MAX_INTERVAL_MS,
       ...LINK_SOCKET_OPTIONS,
       linger: 2000,
     });
@@ -165,13 +173,35 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     const delay = relinkDelay(this.#relinkFailures++, this.#options.relinkFirstDelayMs);
     this.#relinkTimer = setTimeout(() => {
       this.#relinkTimer = undefined;
-      if (this.#closed) return;
-      const old = this.#socket;
-      this.#socket = this.#newSocket();
-      old.close();
-      this.#socket.connect(this.#options.endpoint);
-      if (!this.#pumping) void this.#pump();
+      this.#replaceSocket();
     }, delay);
+  }
+
+  /** A new socket dials the friend now; the old one is closed (nothing waits in it: `immediate`). */
+  #replaceSocket(): void {
+    if (this.#closed) return;
+    const old = this.#socket;
+    this.#socket = this.#newSocket();
+    old.close();
+    this.#socket.connect(this.#options.endpoint);
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /**
+   * The friend was just heard from (an authenticated message of it arrived on our listener): when
+   * this link waits out libzmq's reconnect backoff, it dials now (link-state.ts redialsEarly), so a
+   * friend that comes back gets our answers and reports at once, not up to
+   * RECONNECT_MAX_INTERVAL_MS later.
+   */
+  heardFrom(): void {
+    const now = this.#options.now();
+    if (this.#closed || this.#relinkTimer !== undefined) return;
+    if (!redialsEarly(this.#state, this.#earlyRedialAt, now)) return;
+    this.#earlyRedialAt = now;
+    this.#options.log.debug("friend heard from while not connected: dialling now", {
+      endpoint: this.#options.endpoint,
+    });
+    this.#replaceSocket();
   }
 
   start(): void {

@@ -35,6 +35,26 @@ export const RECONNECT_INTERVAL_MS = 100;
 export const RECONNECT_MAX_INTERVAL_MS = 5_000;
 
 /**
+ * Least time between two early dials of a friend we just heard from (redialsEarly): a friend that
+ * keeps talking while our dials fail costs at most one new connection attempt a second.
+ */
+export const EARLY_REDIAL_MIN_INTERVAL_MS = 1_000;
+
+/**
+ * Whether a link in `state` should dial its friend at once because the friend was just heard from
+ * (an authenticated message of it arrived on our listener, so it is up and reachable): true while
+ * libzmq waits out its reconnect backoff (up to RECONNECT_MAX_INTERVAL_MS) after the friend was
+ * down, at most once per EARLY_REDIAL_MIN_INTERVAL_MS (`lastAt`: the previous early dial, ms, or
+ * undefined). Never for a connected link, nor after a refused or failed handshake: those are
+ * configuration problems with their own backoff (relinkDelay), which hearing from the friend does
+ * not fix.
+ */
+export function redialsEarly(state: LinkState, lastAt: number | undefined, now: number): boolean {
+  if (state !== "unreachable" && state !== "disconnected" && state !== "connecting") return false;
+  return lastAt === undefined || now - lastAt >= EARLY_REDIAL_MIN_INTERVAL_MS;
+}
+
+/**
  * The wait in ms before the next socket, after `failures` replacements in a row without a handshake
  * (0 for the first): doubles from `first` up to `max`.
  */

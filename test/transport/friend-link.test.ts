@@ -90,4 +90,23 @@ describe("a friend link recovers by itself", { timeout: 60_000 }, () => {
     await second.messages(1);
     assert.deepEqual(second.ips(), ["203.0.113.4"]);
   });
+
+  it("dials at once a friend heard from while libzmq waits out its reconnect backoff", async () => {
+    const [port] = await freePorts(1);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const friend = new TestListener(context, endpoint);
+    // libzmq would dial again only after a minute: longer than this test may take.
+    const { link, self } = linkTo(context, endpoint, friend.identity, undefined, 60_000);
+    cleanups.push(() => link.close());
+    friend.admitted.add(self.curvePublicKey);
+    link.start();
+    await linkState(link, "unreachable");
+    await friend.listener.start();
+    cleanups.push(() => friend.listener.stop());
+    link.heardFrom();
+    await linkState(link, "connected");
+    enqueueReport(link, self, "203.0.113.5");
+    await friend.messages(1);
+    assert.deepEqual(friend.ips(), ["203.0.113.5"]);
+  });
 });

@@ -68,6 +68,7 @@ export function linkTo(
   endpoint: string,
   server: Identity,
   self = generateIdentity(),
+  reconnectMs?: number,
 ): { link: FriendLink; self: Identity } {
   const link = new FriendLink({
     context,
@@ -81,6 +82,8 @@ export function linkTo(
     log: silentLogger(),
     now: Date.now,
     relinkFirstDelayMs: 20,
+    reconnectIntervalMs: reconnectMs,
+    reconnectMaxIntervalMs: reconnectMs,
   });
   return { link, self };
 }

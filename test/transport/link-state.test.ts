@@ -1,8 +1,23 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { nextLinkState, RELINK_MAX_DELAY_MS, relinkDelay } from "../../src/transport/link-state.js";
+import {
+  EARLY_REDIAL_MIN_INTERVAL_MS,
+  nextLinkState,
+  RELINK_MAX_DELAY_MS,
+  redialsEarly,
+  relinkDelay,
+} from "../../src/transport/link-state.js";
 
 describe("link state rules", () => {
+  it("dials early a friend heard from only while waiting out a reconnect, at most once a second", () => {
+    for (const state of ["unreachable", "disconnected", "connecting"] as const)
+      assert.equal(redialsEarly(state, undefined, 10_000), true, state);
+    for (const state of ["connected", "refused", "handshake-failed"] as const)
+      assert.equal(redialsEarly(state, undefined, 10_000), false, state);
+    assert.equal(redialsEarly("unreachable", 10_000, 10_000 + EARLY_REDIAL_MIN_INTERVAL_MS - 1), false);
+    assert.equal(redialsEarly("unreachable", 10_000, 10_000 + EARLY_REDIAL_MIN_INTERVAL_MS), true);
+  });
+
   it("keeps the reason of a failed handshake through the disconnect that follows, and replaces the socket", () => {
     const refused = nextLinkState("connecting", "handshake:error:auth");
     assert.deepEqual(refused, { state: "refused", replace: false });
