@@ -8,6 +8,7 @@ import {
   SYNC_PAGE_HEADER_BYTES,
 } from "../protocol/constants.js";
 import type { CarriedReport, Entry } from "../protocol/envelope.js";
+import type { SignedReport } from "../protocol/report.js";
 import {
   entryBytes,
   type SyncPage,
@@ -121,7 +122,7 @@ export interface CatchUpOptions {
    * Checks the origin signatures of stored reports about to leave ahead of the re-check, on other
    * threads (node/verify-pool.ts), a page's worth at a time; without it the re-check makes them.
    */
-  readonly verify?: (records: readonly CarriedReport[]) => Promise<Verdicts>;
+  readonly verify?: (records: readonly SignedReport[]) => Promise<Verdicts>;
 }
 
 export class CatchUp {

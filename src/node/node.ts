@@ -28,6 +28,7 @@ import { type SignedReport, signReport } from "../protocol/report.js";
 import { signRevocation } from "../protocol/revocation.js";
 import { verifyTagged } from "../protocol/signing.js";
 import { type OpenedSyncPage, openSyncPage, openSyncRequest } from "../protocol/sync.js";
+import { VerifiedSignatures } from "../protocol/verified-signatures.js";
 import { Ledger, type Outcome } from "../state/ledger.js";
 import { type NodeState, openNodeState } from "../state/open.js";
 import {
@@ -352,6 +353,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
   readonly #syncInbox: { opened: OpenedSyncPage<Friend>; next: number; verdicts: Verdicts | undefined }[] =
     [];
   readonly #verifyPool = new VerifyPool();
+  /** Origin signatures found valid here: a stored report leaving again is not verified twice. */
+  readonly #verified = new VerifiedSignatures();
   /** Live messages that arrived while others waited: checked ahead on #verifyPool, taken in in order. */
   readonly #backlog = new LiveBacklog({
     verify: (messages) => this.#verifyPool.verifyMessages(messages),
@@ -404,7 +407,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       intervalMs: config.syncIntervalSeconds * 1000,
       recheck: (report, now, verdicts) => {
         const verdict = verdicts?.(report.signed);
-        const checked = checkStoredReport(report.signed, now, this.#lifetimeMs, verdict);
+        const checked = checkStoredReport(report.signed, now, this.#lifetimeMs, verdict, this.#verified);
         if (!checked.ok && checked.code !== "expired") this.#setAside(report.signed.id, checked.code, now);
         // A report held from before its revocation stays in the seen cache but never leaves again.
         return (
@@ -412,7 +415,9 @@ export class F2bNode extends EventEmitter<NodeEvents> {
           (checked.value.report.revocation !== undefined || !this.ledger.isRevoked(checked.value.report))
         );
       },
-      verify: (records) => this.#verifyPool.verify(records),
+      // What was verified here already is re-checked by the memo, not on a thread.
+      verify: (records) =>
+        this.#verifyPool.verify(records.filter((r) => !this.#verified.has(r.id, r.signature))),
     });
     this.#listener = new Listener({
       context: components.context,
@@ -687,6 +692,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       { ip: ip.text, time: reportTime, origin: this.identity.signingPublicKey, jail },
       this.identity.signer,
     );
+    this.#verified.add(signed.id, signed.signature);
     // fail2ban waits for this answer: committed now, synced to disk, with whatever joined the group.
     const failure = this.#applyAndSync(() => {
       creditConfirmations(this.#store!, ledger.contributions(ip.text), reportTime, now);
@@ -713,7 +719,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     const failure = this.#applyAndSync(() => {
       const out: Accepted[] = [];
       for (const candidate of reports) {
-        const checked = checkStoredReport(candidate, now, this.#lifetimeMs);
+        const checked = checkStoredReport(candidate, now, this.#lifetimeMs, undefined, this.#verified);
         if (!checked.ok) {
           if (checked.code === "expired") result.expired++;
           else result.invalid++;
@@ -945,6 +951,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
     if (ledger.ownContribution(ip.text, self.toString("hex"), now) === undefined)
       return { status: "not-reported" };
     const signed = signRevocation({ ip: ip.text, time: now, origin: self, reason }, this.identity.signer);
+    this.#verified.add(signed.id, signed.signature);
     // The sysadmin waits for this answer: committed, synced, sent and the ban lifted before it.
     const failure = this.#applyAndSync(() => {
       const outcome = ledger.apply({ signed, trust: OWN_TRUST, via: VIA_SELF, path: [], at: now });
@@ -1256,6 +1263,7 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       lifetimeMs: this.#lifetimeMs,
       maxHops: this.config.maxHops,
       verdict,
+      verified: this.#verified,
       known: (id: Buffer) => {
         lookup = { held: ledger.known(id, now) };
         return lookup.held?.signed;

@@ -4,6 +4,7 @@ import { ok, type Result, reject } from "./rejections.js";
 import type { SignedReport } from "./report.js";
 import { decodeRecord, signingTagOf } from "./revocation.js";
 import { sha256, verifyTagged } from "./signing.js";
+import type { VerifiedSignatures } from "./verified-signatures.js";
 
 export interface EntryContext {
   readonly self: Buffer;
@@ -19,6 +20,8 @@ export interface EntryContext {
    * thread, with the same decodeRecord and verifyTagged), or undefined: it is made here.
    */
   readonly verdict?: (carried: CarriedReport) => boolean | undefined;
+  /** Signatures found valid in this process: consulted before verifying, told of each verified. */
+  readonly verified?: VerifiedSignatures;
 }
 
 /**
@@ -48,8 +51,10 @@ export function checkEntry(entry: Entry, carried: CarriedReport, ctx: EntryConte
   // Only the origin signs its records: a revocation signed by anyone else fails here.
   const valid =
     ctx.verdict?.(carried) ??
-    verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin);
+    (ctx.verified?.has(entry.id, carried.signature) ||
+      verifyTagged(signingTagOf(report), carried.bytes, carried.signature, report.origin));
   if (!valid) return reject("bad-origin-signature");
+  ctx.verified?.add(entry.id, carried.signature);
   return ok({ report, bytes: carried.bytes, signature: carried.signature, id: Buffer.from(entry.id) });
 }
 
@@ -75,12 +80,15 @@ function checkPath(
  * on arrival (docs/protocol.md §10): bytes decode with a canonical IP, hash to the id, carry the
  * origin's valid signature, and the time is neither expired nor in the future. `verdict`: the
  * origin-signature check of these very bytes made already (node/verify-pool.ts), or undefined.
+ * `verified`: signatures found valid in this process; one found there (same id, so the same bytes,
+ * and the same signature) is not verified again, and one verified here is added.
  */
 export function checkStoredReport(
   signed: SignedReport,
   now: number,
   lifetimeMs: number,
   verdict?: boolean,
+  verified?: VerifiedSignatures,
 ): Result<SignedReport> {
   const decoded = decodeRecord(signed.bytes);
   if (!decoded.ok) return decoded;
@@ -88,7 +96,11 @@ export function checkStoredReport(
   const report = decoded.value;
   if (now - report.time >= lifetimeMs) return reject("expired");
   if (report.time - now > MAX_CLOCK_SKEW_MS) return reject("from-future");
-  const valid = verdict ?? verifyTagged(signingTagOf(report), signed.bytes, signed.signature, report.origin);
+  const valid =
+    verdict ??
+    (verified?.has(signed.id, signed.signature) ||
+      verifyTagged(signingTagOf(report), signed.bytes, signed.signature, report.origin));
   if (!valid) return reject("bad-origin-signature");
+  verified?.add(signed.id, signed.signature);
   return ok({ ...signed, report });
 }

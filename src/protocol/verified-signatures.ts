@@ -1,0 +1,61 @@
+/**
+ * Origin signatures this process has found valid, so a stored report about to leave the node is
+ * re-checked (checkStoredReport) without a second Ed25519 verification when its exact bytes and
+ * signature were verified here before (on arrival, when signed here, or when it left for another
+ * friend).
+ *
+ * Why this is the same check: Ed25519 verification (RFC 8032 section 5.1.7) is a pure function of
+ * the signed bytes, the signature and the public key, and the key is inside the bytes. An entry is
+ * the record's id, which is SHA-256 of its bytes and is compared with the bytes before this memo is
+ * asked, together with the whole signature. A record whose bytes or signature changed on disk finds
+ * no entry and is verified in full.
+ *
+ * Bounded: two generations of at most half the capacity each; when the newer one is full the older
+ * one is dropped, so the most recently verified records stay.
+ */
+
+/** Records remembered at most: twice CrowdSec's community blocklist (15,000), about 5 MB. */
+export const VERIFIED_SIGNATURES_KEPT = 32_768;
+
+export class VerifiedSignatures {
+  readonly #half: number;
+  #newer = new Set<string>();
+  #older = new Set<string>();
+
+  /** `capacity`: records remembered at most, >= 2. */
+  constructor(capacity: number = VERIFIED_SIGNATURES_KEPT) {
+    if (!Number.isInteger(capacity) || capacity < 2)
+      throw new RangeError(`capacity ${capacity}: need an integer >= 2`);
+    this.#half = Math.floor(capacity / 2);
+  }
+
+  /** Records remembered now. */
+  get size(): number {
+    return this.#newer.size + this.#older.size;
+  }
+
+  /**
+   * Remembers that the record with message id `id` (32 bytes: SHA-256 of its bytes, already
+   * compared with them) carries the valid origin signature `signature` (64 bytes).
+   */
+  add(id: Buffer, signature: Buffer): void {
+    const key = keyOf(id, signature);
+    if (this.#newer.has(key)) return;
+    if (this.#newer.size >= this.#half) {
+      this.#older = this.#newer;
+      this.#newer = new Set();
+    }
+    this.#newer.add(key);
+  }
+
+  /** True when the record with this id and this exact signature was found valid here before. */
+  has(id: Buffer, signature: Buffer): boolean {
+    const key = keyOf(id, signature);
+    return this.#newer.has(key) || this.#older.has(key);
+  }
+}
+
+/** One string of id and signature bytes: a copy, so no received frame stays alive through it. */
+function keyOf(id: Buffer, signature: Buffer): string {
+  return id.toString("latin1") + signature.toString("latin1");
+}
