@@ -9,7 +9,6 @@
  *   never with a dotted tail (fail2ban's `<ADDR>` does not read `::192.0.2.1`).
  * - Ranges: `ADDRESS/PREFIX`; an IPv4-mapped range folds to the IPv4 range it maps.
  */
-import net from "node:net";
 import { MAX_IP_BYTES } from "./constants.js";
 
 export type IpFamily = 4 | 6;
@@ -65,48 +64,117 @@ function isIpv4Mapped(bytes: Uint8Array): boolean {
   return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
-/** Bytes of the address as written (4 or 16, IPv4-mapped not folded), or null when not an address. */
-function addressBytes(input: string): Uint8Array | null {
-  if (input.length === 0 || input.length > MAX_IP_BYTES || input.includes("%")) return null;
-  const family = net.isIP(input);
-  if (family === 4) return Uint8Array.from(input.split(".").map(Number));
-  if (family === 6) return ipv6Bytes(input);
-  return null;
+const COLON = 0x3a;
+const DOT = 0x2e;
+
+/**
+ * Bytes of the address as written: 4 for IPv4, 16 for IPv6 (IPv4-mapped not folded); null when the
+ * text is not exactly one address. One pass over the characters, no regular expression or splitting:
+ * every report's address comes through here.
+ *
+ * Accepts exactly the strings Node 20's net.isIP accepts as IPv4 or IPv6, minus zone ids (`%eth0`),
+ * empty text and text over MAX_IP_BYTES characters (test/protocol/ip.test.ts compares the two):
+ * - IPv4: four decimal octets 0–255 joined by `.`, no leading zeros (`0` itself is fine).
+ * - IPv6 (RFC 4291 section 2.2): eight groups of 1–4 hex digits (either case) joined by `:`; the last
+ *   two groups may be written as an IPv4 dotted quad; one `::` may stand for one or more zero groups,
+ *   anywhere, so the groups written beside it number at most seven (the dotted quad counts as two).
+ */
+export function addressBytes(input: string): Uint8Array | null {
+  // The grammar has no `%`, brackets or slash: zone ids, URLs and ranges fail below.
+  if (input.length === 0 || input.length > MAX_IP_BYTES) return null;
+  if (input.indexOf(":") < 0) {
+    const out = new Uint8Array(4);
+    return readDottedQuad(input, 0, out, 0) ? out : null;
+  }
+  return ipv6Bytes(input);
 }
 
-/** Bytes of an IPv6 text already accepted by net.isIP (so every group is valid hex or a dotted tail). */
-function ipv6Bytes(text: string): Uint8Array {
-  const gap = text.indexOf("::");
-  const left = gap < 0 ? text : text.slice(0, gap);
-  const right = gap < 0 ? "" : text.slice(gap + 2);
+/** IPv6 text (RFC 4291 section 2.2, as net.isIPv6 reads it) to 16 bytes, or null. */
+function ipv6Bytes(text: string): Uint8Array | null {
+  const end = text.length;
   const out = new Uint8Array(16);
-  writeGroups(left, out, 0);
-  // The right part goes to the end; `::` stands for the zero groups between.
-  const rightGroups = right === "" ? 0 : groupCount(right);
-  writeGroups(right, out, 16 - 2 * rightGroups);
+  let at = 0; // next byte to write
+  let gap = -1; // byte offset where `::` stands, once seen
+  let i = 0;
+  if (text.charCodeAt(0) === COLON) {
+    if (text.charCodeAt(1) !== COLON) return null; // a lone leading `:`
+    gap = 0;
+    i = 2;
+    if (i === end) return out; // `::`
+  }
+  for (;;) {
+    // One group: up to four hex digits, or a dotted quad that ends the text.
+    const groupStart = i;
+    let value = 0;
+    for (; i < end; i++) {
+      const digit = hexDigit(text.charCodeAt(i));
+      if (digit < 0) break;
+      if (i - groupStart === 4) return null; // a fifth hex digit
+      value = (value << 4) | digit;
+    }
+    if (i < end && text.charCodeAt(i) === DOT) {
+      // Its digits were read as hex above: read them again as decimal, into the last 32 bits free.
+      if (at > 12 || !readDottedQuad(text, groupStart, out, at)) return null;
+      at += 4;
+      break;
+    }
+    if (i === groupStart || at === 16) return null; // an empty group, or a ninth one
+    out[at++] = value >> 8;
+    out[at++] = value & 0xff;
+    if (i === end) break;
+    if (text.charCodeAt(i) !== COLON) return null;
+    i++;
+    if (text.charCodeAt(i) === COLON) {
+      if (gap >= 0) return null; // a second `::`
+      gap = at;
+      i++;
+      if (i === end) break; // a trailing `::`
+    } else if (i === end) {
+      return null; // a lone trailing `:`
+    }
+  }
+  if (gap < 0) return at === 16 ? out : null;
+  if (at > 14) return null; // `::` stands for at least one group
+  // The groups after `::` belong at the end; the ones it stands for are zero.
+  const after = at - gap;
+  out.copyWithin(16 - after, gap, at);
+  out.fill(0, gap, 16 - after);
   return out;
 }
 
-/** Groups in one side of `::`: a dotted tail counts as two. */
-function groupCount(part: string): number {
-  let groups = 1;
-  for (let i = 0; i < part.length; i++) if (part.charCodeAt(i) === 0x3a) groups++;
-  return part.includes(".") ? groups + 1 : groups;
+/** Value of one hex digit's char code (`0-9`, `a-f`, `A-F`), or -1. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20; // ASCII letters only differ in this bit
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
 }
 
-/** Writes the 16-bit groups of one side of `::` (and a dotted tail) from byte `at`; returns the end. */
-function writeGroups(part: string, out: Uint8Array, at: number): number {
-  if (part === "") return at;
-  for (const group of part.split(":")) {
-    if (group.includes(".")) {
-      for (const octet of group.split(".")) out[at++] = Number(octet);
-      continue;
+/**
+ * Reads `text` from `start` to its end as a dotted quad into out[at..at+4]. False unless it is four
+ * decimal octets 0–255 without leading zeros (net.isIPv4's strict form: no `010`, no `1.2.3`).
+ */
+function readDottedQuad(text: string, start: number, out: Uint8Array, at: number): boolean {
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = start; i <= text.length; i++) {
+    const code = i < text.length ? text.charCodeAt(i) : DOT; // the end closes the last octet
+    if (code === DOT) {
+      if (digits === 0 || octets === 4) return false;
+      out[at + octets++] = value;
+      value = 0;
+      digits = 0;
+    } else if (code >= 0x30 && code <= 0x39) {
+      if (digits > 0 && value === 0) return false; // a leading zero
+      value = value * 10 + (code - 0x30);
+      if (value > 255) return false;
+      digits++;
+    } else {
+      return false;
     }
-    const value = Number.parseInt(group, 16);
-    out[at++] = value >> 8;
-    out[at++] = value & 0xff;
   }
-  return at;
+  return octets === 4;
 }
 
 /**
