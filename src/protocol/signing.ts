@@ -49,6 +49,14 @@ export function verifyTagged(
   }
 }
 
+/** crypto.hash, the one-shot digest, came in Node 20.12; package.json allows any Node 20. */
+const hasOneShotHash = typeof crypto.hash === "function";
+
+/**
+ * SHA-256 of the bytes (32 bytes). Report and revocation ids are hashed for every message received:
+ * the one-shot crypto.hash takes about half the time of a Hash object for 100–200 bytes.
+ */
 export function sha256(bytes: Uint8Array): Buffer {
+  if (hasOneShotHash) return crypto.hash("sha256", bytes, "buffer");
   return crypto.createHash("sha256").update(bytes).digest();
 }
