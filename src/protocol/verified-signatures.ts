@@ -19,8 +19,9 @@ export const VERIFIED_SIGNATURES_KEPT = 32_768;
 
 export class VerifiedSignatures {
   readonly #half: number;
-  #newer = new Set<string>();
-  #older = new Set<string>();
+  /** Signature by record id, both as latin1 text: copies, so no received frame stays alive. */
+  #newer = new Map<string, string>();
+  #older = new Map<string, string>();
 
   /** `capacity`: records remembered at most, >= 2. */
   constructor(capacity: number = VERIFIED_SIGNATURES_KEPT) {
@@ -39,23 +40,18 @@ export class VerifiedSignatures {
    * compared with them) carries the valid origin signature `signature` (64 bytes).
    */
   add(id: Buffer, signature: Buffer): void {
-    const key = keyOf(id, signature);
-    if (this.#newer.has(key)) return;
-    if (this.#newer.size >= this.#half) {
+    const key = id.toString("latin1");
+    if (this.#newer.size >= this.#half && !this.#newer.has(key)) {
       this.#older = this.#newer;
-      this.#newer = new Set();
+      this.#newer = new Map();
     }
-    this.#newer.add(key);
+    this.#newer.set(key, signature.toString("latin1"));
   }
 
   /** True when the record with this id and this exact signature was found valid here before. */
   has(id: Buffer, signature: Buffer): boolean {
-    const key = keyOf(id, signature);
-    return this.#newer.has(key) || this.#older.has(key);
+    const key = id.toString("latin1");
+    const held = this.#newer.get(key) ?? this.#older.get(key);
+    return held !== undefined && held === signature.toString("latin1");
   }
-}
-
-/** One string of id and signature bytes: a copy, so no received frame stays alive through it. */
-function keyOf(id: Buffer, signature: Buffer): string {
-  return id.toString("latin1") + signature.toString("latin1");
 }
