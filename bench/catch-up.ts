@@ -257,7 +257,7 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     const quiet = delays(quietTimes, liveCount);
     const rate = count / (catchUpMs / 1000);
     result.tables.push({
-      title: `B catches up ${count} reports from A (A a real f2bp2p run; B in-process)`,
+      title: `B, then C, catch up ${count} reports from A (A a real f2bp2p run; B and C in-process)`,
       columns: ["measure", "value"],
       rows: [
         [
