@@ -116,7 +116,13 @@ async function portReleased(port: number): Promise<void> {
 /** Loads one node from its files, the way `f2bp2p run` does, without the control socket. */
 export function loadNode(
   configFile: string,
-  components: { context: zmq.Context; log?: Logger; now?: () => number; linkQueue?: number },
+  components: {
+    context: zmq.Context;
+    log?: Logger;
+    now?: () => number;
+    linkQueue?: number;
+    linkReconnectMs?: number;
+  },
 ): F2bNode {
   const config = loadNodeConfig(configFile);
   const identity = loadIdentity(config.keysDir);
@@ -129,6 +135,7 @@ export function loadNode(
     log: components.log ?? silentLogger(),
     now: components.now ?? Date.now,
     linkQueue: components.linkQueue,
+    linkReconnectMs: components.linkReconnectMs,
   });
 }
 

@@ -76,6 +76,8 @@ export interface NodeComponents {
   readonly store?: StateStore;
   /** Reports queued per friend link while the friend is away (FriendLink MAX_QUEUED_REPORTS unless set). */
   readonly linkQueue?: number;
+  /** libzmq's reconnect interval of friend links, first and longest, ms (link-state.ts defaults unless set). */
+  readonly linkReconnectMs?: number;
 }
 
 /** A friend as the running node sees it. */
@@ -448,6 +450,8 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       log: this.#c.log.child({ component: `friend:${config.name}` }),
       now: this.#c.now,
       maxQueued: this.#c.linkQueue,
+      reconnectIntervalMs: this.#c.linkReconnectMs,
+      reconnectMaxIntervalMs: this.#c.linkReconnectMs,
       // Whatever was in flight when a connection dropped is gone (PUSH has no acknowledgements), and
       // the friend may have been down: ask it for what we lack (and it asks us back).
       onConnected: () => this.#catchUp.connected(friend),
@@ -1018,7 +1022,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       return;
     }
     if (verdicts !== undefined) this.stats.checkedAhead++;
-    opened.value.hop.link.heardFrom();
     this.#rateLimit.charge(opened.value.hop.key, claim.cost, this.#c.now());
     let accepted: Accepted[];
     try {

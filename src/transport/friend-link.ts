@@ -103,6 +103,8 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
   #relinkTimer: NodeJS.Timeout | undefined;
   #relinkFailures = 0;
   #earlyRedialAt: number | undefined;
+  /** libzmq's last connection attempt failed and it waits before the next (connect:retry). */
+  #backingOff = false;
   #pumping = false;
   #closed = false;
   #dropped = 0;
@@ -143,10 +145,20 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
       if (socket === this.#socket && !this.#closed) this.#onEvent(event);
     };
     for (const event of LINK_EVENTS) socket.events.on(event, () => on(event));
+    // A connection attempt is under way (TCP connecting, or connected and in its handshake): not
+    // waiting out a backoff, so hearing from the friend must not cut it short.
+    const attempting = (): void => {
+      if (socket === this.#socket) this.#backingOff = false;
+    };
+    socket.events.on("connect:delay", attempting);
+    socket.events.on("connect", attempting);
     return socket;
   }
 
   #onEvent(event: LinkEvent): void {
+    // connect:retry: the attempt failed and libzmq waits out its reconnect interval before the next.
+    if (event === "connect:retry") this.#backingOff = true;
+    else if (event === "handshake") this.#backingOff = false;
     const before = this.#state;
     const { state, replace } = nextLinkState(before, event);
     if (state !== before) this.#setState(state);
@@ -182,6 +194,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
     if (this.#closed) return;
     const old = this.#socket;
     this.#socket = this.#newSocket();
+    this.#backingOff = false;
     old.close();
     this.#socket.connect(this.#options.endpoint);
     if (!this.#pumping) void this.#pump();
@@ -191,12 +204,12 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
    * The friend was just heard from (an authenticated message of it arrived on our listener): when
    * this link waits out libzmq's reconnect backoff, it dials now (link-state.ts redialsEarly), so a
    * friend that comes back gets our answers and reports at once, not up to
-   * RECONNECT_MAX_INTERVAL_MS later.
+   * RECONNECT_MAX_INTERVAL_MS later. An attempt under way is left alone.
    */
   heardFrom(): void {
     const now = this.#options.now();
     if (this.#closed || this.#relinkTimer !== undefined) return;
-    if (!redialsEarly(this.#state, this.#earlyRedialAt, now)) return;
+    if (!redialsEarly(this.#backingOff, this.#earlyRedialAt, now)) return;
     this.#earlyRedialAt = now;
     this.#options.log.debug("friend heard from while not connected: dialling now", {
       endpoint: this.#options.endpoint,

@@ -41,17 +41,16 @@ export const RECONNECT_MAX_INTERVAL_MS = 5_000;
 export const EARLY_REDIAL_MIN_INTERVAL_MS = 1_000;
 
 /**
- * Whether a link in `state` should dial its friend at once because the friend was just heard from
- * (an authenticated message of it arrived on our listener, so it is up and reachable): true while
- * libzmq waits out its reconnect backoff (up to RECONNECT_MAX_INTERVAL_MS) after the friend was
- * down, at most once per EARLY_REDIAL_MIN_INTERVAL_MS (`lastAt`: the previous early dial, ms, or
- * undefined). Never for a connected link, nor after a refused or failed handshake: those are
- * configuration problems with their own backoff (relinkDelay), which hearing from the friend does
- * not fix.
+ * Whether a link should dial its friend at once because the friend was just heard from (an
+ * authenticated message of it arrived on our listener, so it is up and reachable): only while
+ * libzmq waits out its reconnect backoff after a failed attempt (`backingOff`; up to
+ * RECONNECT_MAX_INTERVAL_MS), never while an attempt is under way, and at most once per
+ * EARLY_REDIAL_MIN_INTERVAL_MS (`lastAt`: the previous early dial, ms, or undefined). A refused or
+ * failed handshake is not a backoff of libzmq's: the link's own relink timer (relinkDelay) handles
+ * it, since hearing from the friend does not fix a configuration problem.
  */
-export function redialsEarly(state: LinkState, lastAt: number | undefined, now: number): boolean {
-  if (state !== "unreachable" && state !== "disconnected" && state !== "connecting") return false;
-  return lastAt === undefined || now - lastAt >= EARLY_REDIAL_MIN_INTERVAL_MS;
+export function redialsEarly(backingOff: boolean, lastAt: number | undefined, now: number): boolean {
+  return backingOff && (lastAt === undefined || now - lastAt >= EARLY_REDIAL_MIN_INTERVAL_MS);
 }
 
 /**
