@@ -14,7 +14,10 @@
  * one is dropped, so the most recently verified records stay.
  */
 
-/** Records remembered at most: twice CrowdSec's community blocklist (15,000), about 5 MB. */
+/**
+ * Records remembered at most, about 5 MB: the newest half is always kept, so a catch-up the size of
+ * CrowdSec's community blocklist (15,000) is answered from it in full.
+ */
 export const VERIFIED_SIGNATURES_KEPT = 32_768;
 
 export class VerifiedSignatures {
