@@ -44,7 +44,13 @@ export async function startNode(
   const log = createLogger(config.logLevel, config.name);
   for (const warning of permissions.warnings) log.warn(warning);
   // The state dir's lock comes first: a second node stops here, before it touches any file.
-  const state = openNodeState(config.stateDir);
+  const state = openNodeState(config.stateDir, (from, to) =>
+    log.info("upgrading the state store once; it can take a minute with a million reports", {
+      file: `${config.stateDir}/state.db`,
+      fromSchema: from,
+      toSchema: to,
+    }),
+  );
   const node = new F2bNode(config, friends, identity, {
     now: Date.now,
     log: log.child({ component: "node" }),

@@ -15,12 +15,12 @@ export interface NodeState {
  * Takes the state dir's lock first (a second node is refused before it touches anything: throws
  * StoreLockedError), then opens the store (throws StoreDamagedError for a damaged file, left as is).
  */
-export function openNodeState(stateDir: string): NodeState {
+export function openNodeState(stateDir: string, onUpgrade?: (from: number, to: number) => void): NodeState {
   mkdirOwnedLikeParent(stateDir, STATE_DIR_MODE);
   const lock = StateDirLock.acquire(stateDir);
   let store: SqliteStore;
   try {
-    store = new SqliteStore(stateDir, { backgroundCheckpoints: true });
+    store = new SqliteStore(stateDir, { backgroundCheckpoints: true, onUpgrade });
   } catch (err: unknown) {
     lock.release();
     throw err;

@@ -131,6 +131,31 @@ export const MIGRATIONS: readonly string[] = [
   -- changes or expires the address is looked at again.
   ALTER TABLE bans ADD COLUMN held_by BLOB;
   `,
+  // 6: reports becomes a rowid table. Keyed by its random message id (WITHOUT ROWID), every report
+  // went into a random page of rows some 300 bytes long, which each commit wrote whole; now rows go
+  // in at the end in arrival order and only the index on id takes a random place, so a catch-up's
+  // commits write about half as much (docs/performance.md "catch-up"). Same columns, same meaning.
+  `
+  CREATE TABLE reports_v6 (
+    id          BLOB NOT NULL PRIMARY KEY,  -- message id: SHA-256 of bytes (docs/protocol.md)
+    bytes       BLOB NOT NULL,      -- the report exactly as the origin signed it
+    signature   BLOB NOT NULL,
+    trust       INTEGER NOT NULL,   -- best copy: trust here
+    path        BLOB NOT NULL,      -- best copy: path keys, 32 bytes each, origin first; empty: our own
+    shorter     TEXT,               -- weaker copies with shorter paths, JSON [[trust,hops],...]
+    brought_by  BLOB,               -- friend whose copy came first (quota); NULL: our own
+    accepted_at INTEGER NOT NULL,   -- when a copy was last accepted here, local ms
+    expires_at  INTEGER NOT NULL,   -- origin's time + report lifetime
+    seq         INTEGER NOT NULL DEFAULT 0  -- catch-up log sequence number of the best copy
+  );
+  INSERT INTO reports_v6 (id, bytes, signature, trust, path, shorter, brought_by, accepted_at, expires_at, seq)
+    SELECT id, bytes, signature, trust, path, shorter, brought_by, accepted_at, expires_at, seq
+    FROM reports ORDER BY seq;
+  DROP TABLE reports;
+  ALTER TABLE reports_v6 RENAME TO reports;
+  CREATE INDEX reports_by_expiry ON reports (expires_at);
+  CREATE INDEX reports_by_seq ON reports (seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -82,6 +82,8 @@ export class SqliteStore implements StateStore {
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
    * database of a version this code knows; the file is then left untouched. `backgroundCheckpoints`
    * (the running node): WAL checkpoints run on a worker thread (checkpointer.ts), not in commits.
+   * `onUpgrade`: called with the file's schema version and this code's before an older store is
+   * upgraded in place (schema.ts), which can take a while with many reports.
    */
   constructor(
     stateDir: string,
@@ -89,6 +91,7 @@ export class SqliteStore implements StateStore {
       readonly integrityCheck?: boolean;
       readonly readOnly?: boolean;
       readonly backgroundCheckpoints?: boolean;
+      readonly onUpgrade?: (from: number, to: number) => void;
     } = {},
   ) {
     this.file = path.join(stateDir, STORE_FILE);
@@ -128,7 +131,7 @@ export class SqliteStore implements StateStore {
       this.#db.pragma("trusted_schema = OFF");
       this.#db.pragma("cell_size_check = ON");
       if (options.integrityCheck ?? true) this.#quickCheck();
-      this.#migrate();
+      this.#migrate(options.onUpgrade);
       this.#s = prepare(this.#db);
       this.#seq = this.#highestSeq();
       if (options.backgroundCheckpoints === true) this.#checkpointInBackground();
@@ -158,7 +161,7 @@ export class SqliteStore implements StateStore {
     });
   }
 
-  #migrate(): void {
+  #migrate(onUpgrade?: (from: number, to: number) => void): void {
     const version = this.#db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new StoreDamagedError(
@@ -166,6 +169,8 @@ export class SqliteStore implements StateStore {
         `it was written by a newer f2bp2p (schema ${version}; this one knows up to ${SCHEMA_VERSION})`,
       );
     }
+    // A new store (version 0) is created, not upgraded: nothing to say.
+    if (version > 0 && version < SCHEMA_VERSION) onUpgrade?.(version, SCHEMA_VERSION);
     for (let v = version; v < SCHEMA_VERSION; v++) {
       this.#db.transaction(() => {
         this.#db.exec(MIGRATIONS[v]!);

@@ -1,6 +1,7 @@
 /**
- * The store's catch-up log (docs/protocol.md section 13.1) and its migration: a store of schema 1
- * (f2bp2p before catch-up sync) is upgraded in place with its reports numbered in acceptance order;
+ * The store's catch-up log (docs/protocol.md section 13.1) and its migrations: a store of schema 1
+ * (f2bp2p before catch-up sync) is upgraded in place with its reports numbered in acceptance order,
+ * one of schema 5 (reports WITHOUT ROWID) with every report and log position kept;
  * sequence numbers only grow, also across expiry and a restart; every store has its own log id.
  */
 import assert from "node:assert/strict";
@@ -92,6 +93,120 @@ describe("state store: the catch-up log", () => {
       );
     } finally {
       store.close();
+    }
+  });
+
+  it("upgrades a schema 5 store: every report, copy and log position kept, reports no longer WITHOUT ROWID", () => {
+    const dir = tempDir();
+    const now = Date.now();
+    const friend = testKey(2).publicKey;
+    // A store as the previous release wrote it: schema 5, reports keyed by id WITHOUT ROWID.
+    const old = new Database(path.join(dir, STORE_FILE));
+    for (const migration of MIGRATIONS.slice(0, 5)) old.exec(migration);
+    old.pragma("user_version = 5");
+    const insert = old.prepare(
+      "INSERT INTO reports (id, bytes, signature, trust, path, shorter, brought_by, accepted_at, expires_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    );
+    const written = [
+      {
+        ip: "203.0.113.21",
+        at: now - 3000,
+        trust: 100,
+        path: Buffer.alloc(0),
+        shorter: null,
+        by: null,
+        seq: 7,
+      },
+      {
+        ip: "2001:db8::21",
+        at: now - 2000,
+        trust: 80,
+        path: friend,
+        shorter: "[[60,1]]",
+        by: friend,
+        seq: 5,
+      },
+      { ip: "198.51.100.21", at: now - 1000, trust: 64, path: friend, shorter: null, by: friend, seq: 9 },
+    ].map((r) => {
+      const signed = signReport(
+        { ip: r.ip, time: r.at, origin: origin.publicKey, jail: "sshd" },
+        origin.signer,
+      );
+      insert.run(
+        signed.id,
+        signed.bytes,
+        signed.signature,
+        r.trust,
+        r.path,
+        r.shorter,
+        r.by,
+        r.at,
+        r.at + DAY,
+        r.seq,
+      );
+      return { ...r, signed };
+    });
+    const logId = (old.prepare("SELECT value FROM meta WHERE key = 'log_id'").get() as { value: string })
+      .value;
+    old.close();
+
+    const upgrades: number[][] = [];
+    const store = new SqliteStore(dir, { onUpgrade: (from, to) => upgrades.push([from, to]) });
+    assert.deepEqual(upgrades, [[5, SCHEMA_VERSION]], "told before the upgrade (run logs it)");
+    try {
+      for (const r of written) {
+        const held = store.report(r.signed.id)!;
+        assert.ok(
+          held.signed.bytes.equals(r.signed.bytes) && held.signed.signature.equals(r.signed.signature),
+        );
+        assert.equal(held.signed.report.ip, r.ip);
+        assert.equal(held.trust, r.trust);
+        assert.equal(held.path.length, r.path.length / 32);
+        assert.equal(held.acceptedAt, r.at);
+        assert.equal(held.expiresAt, r.at + DAY);
+      }
+      assert.deepEqual(store.report(written[1]!.signed.id)!.shorter, [{ trust: 60, hops: 1 }]);
+      // The catch-up log keeps its id and order.
+      assert.equal(store.logId().toString("hex"), logId);
+      assert.deepEqual(
+        store.logAfter(0, now, 10).map((r) => [r.seq, r.signed.report.ip]),
+        [
+          [5, "2001:db8::21"],
+          [7, "203.0.113.21"],
+          [9, "198.51.100.21"],
+        ],
+      );
+      // New reports go on as before, numbered after the highest.
+      own(ledgerOver(store), store, "203.0.113.22", now);
+      assert.deepEqual(
+        store.logAfter(9, now, 10).map((r) => [r.seq, r.signed.report.ip]),
+        [[10, "203.0.113.22"]],
+      );
+    } finally {
+      store.close();
+    }
+    // Upgraded once: opening it again (or a new store) tells of no upgrade.
+    new SqliteStore(dir, { onUpgrade: (from, to) => upgrades.push([from, to]) }).close();
+    new SqliteStore(tempDir(), { onUpgrade: (from, to) => upgrades.push([from, to]) }).close();
+    assert.equal(upgrades.length, 1);
+    const db = new Database(path.join(dir, STORE_FILE), { readonly: true });
+    try {
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      const table = db
+        .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'reports'")
+        .get() as {
+        sql: string;
+      };
+      assert.doesNotMatch(table.sql, /WITHOUT ROWID/);
+      const indexes = (
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reports'").all() as {
+          name: string;
+        }[]
+      ).map((i) => i.name);
+      for (const name of ["reports_by_expiry", "reports_by_seq"]) assert.ok(indexes.includes(name), name);
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+    } finally {
+      db.close();
     }
   });
 
