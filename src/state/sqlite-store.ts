@@ -34,6 +34,8 @@ export const STORE_FILE = "state.db";
  * number of reports (SQLite's `cache_size`, in KiB when negative).
  */
 const CACHE_KIB = 8192;
+/** How long opening the store waits for a lock another connection holds, ms. */
+const OPEN_BUSY_TIMEOUT_MS = 2_000;
 /** The write-ahead log is cut back to this size after a checkpoint (SQLite journal_size_limit). */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -103,7 +105,10 @@ export class SqliteStore implements StateStore {
     try {
       this.#db = new Database(this.file, {
         fileMustExist: true,
-        timeout: readOnly ? 5000 : 0,
+        // A lock held a moment longer by another connection (a checkpoint thread of a node that
+        // just closed the store, a sysadmin's sqlite3) is waited for while opening, not taken for
+        // damage; the node's own writes then never wait (busy_timeout 0 below).
+        timeout: readOnly ? 5000 : OPEN_BUSY_TIMEOUT_MS,
         readonly: readOnly,
       });
     } catch (err: unknown) {
@@ -132,6 +137,7 @@ export class SqliteStore implements StateStore {
       this.#db.pragma("cell_size_check = ON");
       if (options.integrityCheck ?? true) this.#quickCheck();
       this.#migrate(options.onUpgrade);
+      this.#db.pragma("busy_timeout = 0");
       this.#s = prepare(this.#db);
       this.#seq = this.#highestSeq();
       if (options.backgroundCheckpoints === true) this.#checkpointInBackground();
