@@ -44,9 +44,9 @@ export async function startNode(
   const log = createLogger(config.logLevel, config.name);
   for (const warning of permissions.warnings) log.warn(warning);
   // The state dir's lock comes first: a second node stops here, before it touches any file.
-  const state = openNodeState(config.stateDir, (from, to) =>
+  const state = openNodeState(config.stateDir, (file, from, to) =>
     log.info("upgrading the state store once; it can take a minute with a million reports", {
-      file: `${config.stateDir}/state.db`,
+      file,
       fromSchema: from,
       toSchema: to,
     }),

@@ -76,7 +76,7 @@ export interface NodeComponents {
   readonly store?: StateStore;
   /** Reports queued per friend link while the friend is away (FriendLink MAX_QUEUED_REPORTS unless set). */
   readonly linkQueue?: number;
-  /** libzmq's reconnect interval of friend links, first and longest, ms (link-state.ts defaults unless set). */
+  /** A fixed reconnect interval of friend links, ms (FriendLinkOptions.reconnectIntervalMs; tests). */
   readonly linkReconnectMs?: number;
 }
 
@@ -451,7 +451,6 @@ export class F2bNode extends EventEmitter<NodeEvents> {
       now: this.#c.now,
       maxQueued: this.#c.linkQueue,
       reconnectIntervalMs: this.#c.linkReconnectMs,
-      reconnectMaxIntervalMs: this.#c.linkReconnectMs,
       // Whatever was in flight when a connection dropped is gone (PUSH has no acknowledgements), and
       // the friend may have been down: ask it for what we lack (and it asks us back).
       onConnected: () => this.#catchUp.connected(friend),

@@ -15,7 +15,10 @@ export interface NodeState {
  * Takes the state dir's lock first (a second node is refused before it touches anything: throws
  * StoreLockedError), then opens the store (throws StoreDamagedError for a damaged file, left as is).
  */
-export function openNodeState(stateDir: string, onUpgrade?: (from: number, to: number) => void): NodeState {
+export function openNodeState(
+  stateDir: string,
+  onUpgrade?: (file: string, from: number, to: number) => void,
+): NodeState {
   mkdirOwnedLikeParent(stateDir, STATE_DIR_MODE);
   const lock = StateDirLock.acquire(stateDir);
   let store: SqliteStore;

@@ -84,7 +84,7 @@ export class SqliteStore implements StateStore {
    * Opens (or creates) the store. Throws StoreDamagedError when the file is not a readable, intact
    * database of a version this code knows; the file is then left untouched. `backgroundCheckpoints`
    * (the running node): WAL checkpoints run on a worker thread (checkpointer.ts), not in commits.
-   * `onUpgrade`: called with the file's schema version and this code's before an older store is
+   * `onUpgrade`: called with the file, its schema version and this code's before an older store is
    * upgraded in place (schema.ts), which can take a while with many reports.
    */
   constructor(
@@ -93,7 +93,7 @@ export class SqliteStore implements StateStore {
       readonly integrityCheck?: boolean;
       readonly readOnly?: boolean;
       readonly backgroundCheckpoints?: boolean;
-      readonly onUpgrade?: (from: number, to: number) => void;
+      readonly onUpgrade?: (file: string, from: number, to: number) => void;
     } = {},
   ) {
     this.file = path.join(stateDir, STORE_FILE);
@@ -167,7 +167,7 @@ export class SqliteStore implements StateStore {
     });
   }
 
-  #migrate(onUpgrade?: (from: number, to: number) => void): void {
+  #migrate(onUpgrade?: (file: string, from: number, to: number) => void): void {
     const version = this.#db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new StoreDamagedError(
@@ -176,7 +176,7 @@ export class SqliteStore implements StateStore {
       );
     }
     // A new store (version 0) is created, not upgraded: nothing to say.
-    if (version > 0 && version < SCHEMA_VERSION) onUpgrade?.(version, SCHEMA_VERSION);
+    if (version > 0 && version < SCHEMA_VERSION) onUpgrade?.(this.file, version, SCHEMA_VERSION);
     for (let v = version; v < SCHEMA_VERSION; v++) {
       this.#db.transaction(() => {
         this.#db.exec(MIGRATIONS[v]!);

@@ -64,11 +64,10 @@ export interface FriendLinkOptions {
   /** First wait before replacing a failed socket (tests shorten it); default RELINK_FIRST_DELAY_MS. */
   readonly relinkFirstDelayMs?: number;
   /**
-   * libzmq's reconnect backoff after a refused or lost TCP connection, first and longest wait, ms
-   * (tests lengthen it); defaults RECONNECT_INTERVAL_MS and RECONNECT_MAX_INTERVAL_MS.
+   * A fixed wait of libzmq's after a refused or lost TCP connection, ms (tests lengthen it); by
+   * default it backs off from RECONNECT_INTERVAL_MS to RECONNECT_MAX_INTERVAL_MS.
    */
   readonly reconnectIntervalMs?: number;
-  readonly reconnectMaxIntervalMs?: number;
 }
 
 /** Events of a link: its state after every change, for the node's log, `status` and tests. */
@@ -137,7 +136,7 @@ export class FriendLink extends EventEmitter<FriendLinkEvents> {
       immediate: true,
       sendHighWaterMark: 1000,
       reconnectInterval: options.reconnectIntervalMs ?? RECONNECT_INTERVAL_MS,
-      reconnectMaxInterval: options.reconnectMaxIntervalMs ?? RECONNECT_MAX_INTERVAL_MS,
+      reconnectMaxInterval: options.reconnectIntervalMs ?? RECONNECT_MAX_INTERVAL_MS,
       ...LINK_SOCKET_OPTIONS,
       linger: 2000,
     });

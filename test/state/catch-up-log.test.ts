@@ -151,8 +151,15 @@ describe("state store: the catch-up log", () => {
     old.close();
 
     const upgrades: number[][] = [];
-    const store = new SqliteStore(dir, { onUpgrade: (from, to) => upgrades.push([from, to]) });
+    let upgradedFile = "";
+    const store = new SqliteStore(dir, {
+      onUpgrade: (file, from, to) => {
+        upgradedFile = file;
+        upgrades.push([from, to]);
+      },
+    });
     assert.deepEqual(upgrades, [[5, SCHEMA_VERSION]], "told before the upgrade (run logs it)");
+    assert.equal(upgradedFile, path.join(dir, STORE_FILE));
     try {
       for (const r of written) {
         const held = store.report(r.signed.id)!;
@@ -186,8 +193,8 @@ describe("state store: the catch-up log", () => {
       store.close();
     }
     // Upgraded once: opening it again (or a new store) tells of no upgrade.
-    new SqliteStore(dir, { onUpgrade: (from, to) => upgrades.push([from, to]) }).close();
-    new SqliteStore(tempDir(), { onUpgrade: (from, to) => upgrades.push([from, to]) }).close();
+    new SqliteStore(dir, { onUpgrade: (_file, from, to) => upgrades.push([from, to]) }).close();
+    new SqliteStore(tempDir(), { onUpgrade: (_file, from, to) => upgrades.push([from, to]) }).close();
     assert.equal(upgrades.length, 1);
     const db = new Database(path.join(dir, STORE_FILE), { readonly: true });
     try {

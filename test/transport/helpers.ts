@@ -83,7 +83,6 @@ export function linkTo(
     now: Date.now,
     relinkFirstDelayMs: 20,
     reconnectIntervalMs: reconnectMs,
-    reconnectMaxIntervalMs: reconnectMs,
   });
   return { link, self };
 }
